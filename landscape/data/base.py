@@ -1,0 +1,68 @@
+"""The ``DATASETS`` registry and the in-memory image set every loader returns.
+
+A data set entry is ``DATASETS[name](root, split, *, download=False, **options) -> ImageData``.
+Images are kept as one uint8 tensor (N, C, H, W) in [0, 255] — CIFAR-10 is 150 MB this way —
+and scaled to the [0, 1] range every architecture takes (PAPER.md 4.1) one batch at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from landscape.registry import Registry
+
+DATASETS: Registry = Registry("data set")
+
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """A split of a data set held in memory."""
+
+    name: str
+    split: str
+    images: Tensor  # uint8, (N, C, H, W)
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise ValueError(f"{self.name}: images must be uint8 (N, C, H, W), got "
+                             f"{self.images.dtype} {tuple(self.images.shape)}")
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def channels(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def resolution(self) -> int:
+        return self.images.shape[-1]
+
+
+def default_root() -> Path:
+    """Where data sets live unless told otherwise: $LANDSCAPE_DATA or ~/.cache/landscape/data."""
+    return Path(os.environ.get("LANDSCAPE_DATA", Path.home() / ".cache" / "landscape" / "data"))
+
+
+def check_split(name: str, split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"{name}: unknown split {split!r}; choose from: {', '.join(SPLITS)}")
+
+
+def to_unit_range(batch: Tensor) -> Tensor:
+    """uint8 [0, 255] -> float [0, 1], the range of real images in compare_gan (x / 255)."""
+    return batch.float().div_(255)
+
+
+def load(name: str, split: str = "train", root: str | Path | None = None, **options) -> ImageData:
+    """Load split ``split`` of data set ``name`` (an unknown name lists the valid ones)."""
+    builder = DATASETS[name]
+    check_split(name, split)
+    return builder(Path(root) if root is not None else default_root(), split, **options)

@@ -1,0 +1,97 @@
+"""Data sets read from a folder of image files: CelebA-HQ-128, LSUN-Bedroom, any folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from landscape.data.base import DATASETS, ImageData
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+
+
+def image_files(folder: Path, how_to_get: str) -> list[Path]:
+    """Every image under ``folder`` in sorted (file) order; a clear error when there is none."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {folder} does not exist. {how_to_get}")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under "
+                                f"{folder}. {how_to_get}")
+    return files
+
+
+def center_crop_or_pad(image: Image.Image, size: int) -> Image.Image:
+    """``tf.image.resize_image_with_crop_or_pad``: central crop (or zero pad) to size x size."""
+    w, h = image.size
+    left, top = (w - size) // 2, (h - size) // 2
+    return image.crop((left, top, left + size, top + size))  # PIL pads outside with zeros
+
+
+def resize_square(image: Image.Image, size: int) -> Image.Image:
+    """Central square crop, then an antialiased resize to size x size."""
+    w, h = image.size
+    side = min(w, h)
+    image = image.crop(((w - side) // 2, (h - side) // 2, (w + side) // 2, (h + side) // 2))
+    return image if side == size else image.resize((size, size), Image.Resampling.LANCZOS)
+
+
+def stack(files: list[Path], size: int, channels: int, crop_only: bool) -> torch.Tensor:
+    mode = "L" if channels == 1 else "RGB"
+    arrays = []
+    for f in files:
+        with Image.open(f) as img:
+            img = img.convert(mode)
+            img = center_crop_or_pad(img, size) if crop_only else resize_square(img, size)
+            arrays.append(np.asarray(img).reshape(size, size, channels))
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def split_files(files: list[Path], split: str, test_fraction: float) -> list[Path]:
+    """The last ``test_fraction`` of the files in sorted order are the test split."""
+    n_test = max(1, round(len(files) * test_fraction))
+    return files[-n_test:] if split == "test" else files[:-n_test]
+
+
+@DATASETS.register("celeba_hq_128")
+def celeba_hq_128(root: Path, split: str, *, download: bool = False) -> ImageData:
+    """CelebA-HQ at 128x128 (Karras et al. 2018): 30,000 faces, the last 3,000 (10%) in file
+    order are the test split (compare_gan: shards 0-89 train, 90-99 test; PAPER.md 5)."""
+    how = ("CelebA-HQ cannot be downloaded automatically: build it with the PGGAN scripts "
+           "(github.com/tkarras/progressive_growing_of_gans, dataset_tool.py create_celebahq), "
+           f"export the 30,000 images as PNG files and put them in {root / 'celeba_hq_128'}.")
+    files = split_files(image_files(root / "celeba_hq_128", how), split, 0.1)
+    return ImageData("celeba_hq_128", split, stack(files, 128, 3, crop_only=False))
+
+
+@DATASETS.register("lsun_bedroom")
+def lsun_bedroom(root: Path, split: str, *, download: bool = False) -> ImageData:
+    """LSUN-Bedroom: the central 128x128 crop of each image at its native resolution, no
+    downscaling (compare_gan's ``resize_image_with_crop_or_pad(128)``, PAPER.md 5 and pitfall
+    9). The last 1% of the files in sorted order are the test split (compare_gan: shard 99)."""
+    how = ("Download bedroom_train_lmdb from the LSUN page (github.com/fyu/lsun, download.py "
+           "-c bedroom), export it to image files with that repository's data.py export, and "
+           f"put them in {root / 'lsun_bedroom'}.")
+    files = split_files(image_files(root / "lsun_bedroom", how), split, 0.01)
+    return ImageData("lsun_bedroom", split, stack(files, 128, 3, crop_only=True))
+
+
+@DATASETS.register("image_folder")
+def image_folder(root: Path, split: str, *, download: bool = False, path: str = "",
+                 resolution: int = 32, channels: int = 3) -> ImageData:
+    """Any folder of images, center-cropped to a square and resized to ``resolution``.
+
+    ``path/train`` and ``path/test`` are the splits when both exist; otherwise the last 10% of
+    the files in sorted order are the test split. ``path`` is relative to the data root.
+    """
+    if not path:
+        raise ValueError("image_folder needs a `path` option: the folder of images")
+    folder = root / path
+    if (folder / "train").is_dir() and (folder / "test").is_dir():
+        files = image_files(folder / split, "")
+    else:
+        files = split_files(image_files(folder, "Put image files there."), split, 0.1)
+    return ImageData(f"image_folder:{path}", split, stack(files, resolution, channels, False))
