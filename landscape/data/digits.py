@@ -18,8 +18,9 @@ def digits_arrays(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    order = torch.randperm(len(bunch.target), generator=torch.Generator().manual_seed(
-        DIGITS_SPLIT_SEED))
+    order = torch.randperm(
+        len(bunch.target), generator=torch.Generator().manual_seed(DIGITS_SPLIT_SEED)
+    )
     n_test = round(len(order) * DIGITS_TEST_FRACTION)
     index = order[n_test:] if split == "train" else order[:n_test]
     images = torch.as_tensor(bunch.images, dtype=torch.float32)[index].unsqueeze(1)

@@ -19,8 +19,9 @@ def image_files(folder: Path, how_to_get: str) -> list[Path]:
         raise FileNotFoundError(f"image folder {folder} does not exist. {how_to_get}")
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under "
-                                f"{folder}. {how_to_get}")
+        raise FileNotFoundError(
+            f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {folder}. {how_to_get}"
+        )
     return files
 
 
@@ -60,9 +61,11 @@ def split_files(files: list[Path], split: str, test_fraction: float) -> list[Pat
 def celeba_hq_128(root: Path, split: str, *, download: bool = False) -> ImageData:
     """CelebA-HQ at 128x128 (Karras et al. 2018): 30,000 faces, the last 3,000 (10%) in file
     order are the test split (compare_gan: shards 0-89 train, 90-99 test; PAPER.md 5)."""
-    how = ("CelebA-HQ cannot be downloaded automatically: build it with the PGGAN scripts "
-           "(github.com/tkarras/progressive_growing_of_gans, dataset_tool.py create_celebahq), "
-           f"export the 30,000 images as PNG files and put them in {root / 'celeba_hq_128'}.")
+    how = (
+        "CelebA-HQ cannot be downloaded automatically: build it with the PGGAN scripts "
+        "(github.com/tkarras/progressive_growing_of_gans, dataset_tool.py create_celebahq), "
+        f"export the 30,000 images as PNG files and put them in {root / 'celeba_hq_128'}."
+    )
     files = split_files(image_files(root / "celeba_hq_128", how), split, 0.1)
     return ImageData("celeba_hq_128", split, stack(files, 128, 3, crop_only=False))
 
@@ -72,16 +75,25 @@ def lsun_bedroom(root: Path, split: str, *, download: bool = False) -> ImageData
     """LSUN-Bedroom: the central 128x128 crop of each image at its native resolution, no
     downscaling (compare_gan's ``resize_image_with_crop_or_pad(128)``, PAPER.md 5 and pitfall
     9). The last 1% of the files in sorted order are the test split (compare_gan: shard 99)."""
-    how = ("Download bedroom_train_lmdb from the LSUN page (github.com/fyu/lsun, download.py "
-           "-c bedroom), export it to image files with that repository's data.py export, and "
-           f"put them in {root / 'lsun_bedroom'}.")
+    how = (
+        "Download bedroom_train_lmdb from the LSUN page (github.com/fyu/lsun, download.py "
+        "-c bedroom), export it to image files with that repository's data.py export, and "
+        f"put them in {root / 'lsun_bedroom'}."
+    )
     files = split_files(image_files(root / "lsun_bedroom", how), split, 0.01)
     return ImageData("lsun_bedroom", split, stack(files, 128, 3, crop_only=True))
 
 
 @DATASETS.register("image_folder")
-def image_folder(root: Path, split: str, *, download: bool = False, path: str = "",
-                 resolution: int = 32, channels: int = 3) -> ImageData:
+def image_folder(
+    root: Path,
+    split: str,
+    *,
+    download: bool = False,
+    path: str = "",
+    resolution: int = 32,
+    channels: int = 3,
+) -> ImageData:
     """Any folder of images, center-cropped to a square and resized to ``resolution``.
 
     ``path/train`` and ``path/test`` are the splits when both exist; otherwise the last 10% of

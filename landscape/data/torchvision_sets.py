@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torchvision import datasets as tvd
 
-from landscape.data.base import DATASETS, ImageData
+from landscape.data.base import DATASETS, ImageData, default_root
 
 
 def _torchvision(cls, name: str, folder: str, root: Path, split: str, download: bool):
@@ -35,23 +35,27 @@ def cifar10(root: Path, split: str, *, download: bool = False) -> ImageData:
     return ImageData("cifar10", split, images)
 
 
-def _unpack_mnist_gz(root: Path, folder: str) -> None:
-    """torchvision reads MNIST's raw files uncompressed; unpack the canonical .gz files."""
+def _unpacked_root(root: Path, folder: str) -> Path:
+    """torchvision reads MNIST's raw files uncompressed. When ``root`` holds only the canonical
+    .gz files, unpack them once into the cache (never into ``root``, which may be shared)."""
     raw = root / folder / "raw"
-    for packed in raw.glob("*-ubyte.gz") if raw.is_dir() else []:
-        target = packed.with_suffix("")
+    packed = sorted(raw.glob("*-ubyte.gz")) if raw.is_dir() else []
+    if not packed or all(p.with_suffix("").exists() for p in packed):
+        return root
+    cache = default_root() / "unpacked" / root.resolve().as_posix().strip("/").replace("/", "_")
+    (cache / folder / "raw").mkdir(parents=True, exist_ok=True)
+    for p in packed:
+        target = cache / folder / "raw" / p.stem
         if not target.exists():
-            try:
-                with gzip.open(packed) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-            except OSError:  # a read-only copy: torchvision's error below says what is missing
-                target.unlink(missing_ok=True)
-                return
+            partial = target.with_suffix(".partial")
+            with gzip.open(p) as src, open(partial, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            partial.rename(target)
+    return cache
 
 
 def _mnist_like(cls, name: str, folder: str, root: Path, split: str, download: bool) -> ImageData:
-    _unpack_mnist_gz(root, folder)
-    data = _torchvision(cls, name, folder, root, split, download)
+    data = _torchvision(cls, name, folder, _unpacked_root(root, folder), split, download)
     # 28x28 -> 32x32 by zero padding (2 px each side): the architectures need sizes
     # divisible by 8, and padding keeps the digits' pixels untouched.
     images = F.pad(data.data.unsqueeze(1), (2, 2, 2, 2))

@@ -32,7 +32,9 @@ def non_saturating(real: Tensor, fake: Tensor) -> LossPair:
 
     L_D = E sp(-l_r) + E sp(l_f) (binary cross-entropy on logits), L_G = E sp(-l_f).
     """
-    return LossPair(d=F.softplus(-real).mean() + F.softplus(fake).mean(), g=F.softplus(-fake).mean())
+    return LossPair(
+        d=F.softplus(-real).mean() + F.softplus(fake).mean(), g=F.softplus(-fake).mean()
+    )
 
 
 @LOSSES.register("mm")
@@ -41,7 +43,9 @@ def minimax(real: Tensor, fake: Tensor) -> LossPair:
 
     L_D as ``ns``; L_G = -E sp(l_f) = E log(1 - sigmoid(l_f)). Not in the paper's study.
     """
-    return LossPair(d=F.softplus(-real).mean() + F.softplus(fake).mean(), g=-F.softplus(fake).mean())
+    return LossPair(
+        d=F.softplus(-real).mean() + F.softplus(fake).mean(), g=-F.softplus(fake).mean()
+    )
 
 
 @LOSSES.register("ls")

@@ -49,13 +49,15 @@ def resolutions(*supported: int) -> Callable[[ArchitectureBuilder], Architecture
     return declare
 
 
-def check_build_args(name: str, supported: Sequence[int], resolution: int, channels: int,
-                     z_dim: int, width: float) -> None:
+def check_build_args(
+    name: str, supported: Sequence[int], resolution: int, channels: int, z_dim: int, width: float
+) -> None:
     """Raise a ValueError that names the bad argument and what is valid."""
     if resolution not in supported:
         valid = ", ".join(map(str, supported))
-        raise ValueError(f"architecture {name!r} does not support resolution {resolution}; "
-                         f"supported: {valid}")
+        raise ValueError(
+            f"architecture {name!r} does not support resolution {resolution}; supported: {valid}"
+        )
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
     if z_dim < 1:

@@ -32,8 +32,11 @@ class SNDCGANGenerator(Generator):
         self.fc_bn = nn.BatchNorm1d(self.base * self.base * c512, eps=2e-5, momentum=0.1)
         layers: list[nn.Module] = []
         for cin, cout in ((c512, c256), (c256, c128), (c128, c64)):
-            layers += [ConvTranspose2dSame(cin, cout, 4, 2), nn.BatchNorm2d(cout, eps=2e-5),
-                       nn.ReLU()]
+            layers += [
+                ConvTranspose2dSame(cin, cout, 4, 2),
+                nn.BatchNorm2d(cout, eps=2e-5),
+                nn.ReLU(),
+            ]
         layers += [ConvTranspose2dSame(c64, channels, 3, 1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
 
@@ -53,8 +56,15 @@ class SNDCGANDiscriminator(nn.Module):
         super().__init__()
         norm = NORMALIZATIONS[norm_name]()
         c64, c128, c256, c512 = (scaled(c, width) for c in (64, 128, 256, 512))
-        table = [(channels, c64, 3, 1), (c64, c128, 4, 2), (c128, c128, 3, 1),
-                 (c128, c256, 4, 2), (c256, c256, 3, 1), (c256, c512, 4, 2), (c512, c512, 3, 1)]
+        table = [
+            (channels, c64, 3, 1),
+            (c64, c128, 4, 2),
+            (c128, c128, 3, 1),
+            (c128, c256, 4, 2),
+            (c256, c256, 3, 1),
+            (c256, c512, 4, 2),
+            (c512, c512, 3, 1),
+        ]
         layers: list[nn.Module] = []
         for i, (cin, cout, k, s) in enumerate(table):
             layers.append(norm.weight(Conv2dSame(cin, cout, k, s, truncated=False)))
@@ -111,19 +121,33 @@ class DCGANDiscriminator(nn.Module):
 
 @ARCHITECTURES.register("sndcgan")
 @resolutions(32, 64, 128)
-def sndcgan(resolution: int = 32, channels: int = 3, norm: str = "none", z_dim: int = 128,
-            width: float = 1.0) -> GanPair:
+def sndcgan(
+    resolution: int = 32,
+    channels: int = 3,
+    norm: str = "none",
+    z_dim: int = 128,
+    width: float = 1.0,
+) -> GanPair:
     """SNDCGAN of Miyato et al. 2018, the paper's small architecture (PAPER.md 4.2)."""
     check_build_args("sndcgan", sndcgan.resolutions, resolution, channels, z_dim, width)
-    return GanPair(SNDCGANGenerator(resolution, channels, z_dim, width),
-                   SNDCGANDiscriminator(resolution, channels, norm, width))
+    return GanPair(
+        SNDCGANGenerator(resolution, channels, z_dim, width),
+        SNDCGANDiscriminator(resolution, channels, norm, width),
+    )
 
 
 @ARCHITECTURES.register("dcgan")
 @resolutions(32, 64, 128)
-def dcgan(resolution: int = 32, channels: int = 3, norm: str = "none", z_dim: int = 128,
-          width: float = 1.0) -> GanPair:
+def dcgan(
+    resolution: int = 32,
+    channels: int = 3,
+    norm: str = "none",
+    z_dim: int = 128,
+    width: float = 1.0,
+) -> GanPair:
     """DCGAN of Radford et al. 2016 as compare_gan builds it (PAPER.md 4.3; not in the study)."""
     check_build_args("dcgan", dcgan.resolutions, resolution, channels, z_dim, width)
-    return GanPair(DCGANGenerator(resolution, channels, z_dim, width),
-                   DCGANDiscriminator(resolution, channels, norm, width))
+    return GanPair(
+        DCGANGenerator(resolution, channels, z_dim, width),
+        DCGANDiscriminator(resolution, channels, norm, width),
+    )

@@ -88,8 +88,13 @@ class ResNetDiscriminator(nn.Module):
 
 @ARCHITECTURES.register("resnet_cifar")
 @resolutions(32)
-def resnet_cifar(resolution: int = 32, channels: int = 3, norm: str = "none", z_dim: int = 128,
-                 width: float = 1.0) -> GanPair:
+def resnet_cifar(
+    resolution: int = 32,
+    channels: int = 3,
+    norm: str = "none",
+    z_dim: int = 128,
+    width: float = 1.0,
+) -> GanPair:
     """ResNet-CIFAR (PAPER.md 4.5): G 3 up-blocks of 256; D 2 down-blocks and 2 plain blocks
     of 128 (13 weight layers)."""
     check_build_args("resnet_cifar", resnet_cifar.resolutions, resolution, channels, z_dim, width)
@@ -101,8 +106,13 @@ def resnet_cifar(resolution: int = 32, channels: int = 3, norm: str = "none", z_
 
 @ARCHITECTURES.register("resnet19")
 @resolutions(128)
-def resnet19(resolution: int = 128, channels: int = 3, norm: str = "none", z_dim: int = 128,
-             width: float = 1.0) -> GanPair:
+def resnet19(
+    resolution: int = 128,
+    channels: int = 3,
+    norm: str = "none",
+    z_dim: int = 128,
+    width: float = 1.0,
+) -> GanPair:
     """ResNet19 (compare_gan ``resnet5``, PAPER.md 4.6): G 5 up-blocks 512..64, D 6 down-blocks
     64..512 (19 weight layers)."""
     check_build_args("resnet19", resnet19.resolutions, resolution, channels, z_dim, width)

@@ -1,0 +1,168 @@
+"""Read a results folder (docs/results-layout.md) into two pandas frames: runs and evaluations.
+
+Reading is the only per-run loop (it is I/O); everything after it is vectorised. A run folder
+without a readable ``config.json`` is skipped and named in ``Results.problems``; a torn last
+line of ``evals.jsonl`` (a worker appending right now) is skipped the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from landscape.analysis.scores import add_scores
+
+SENTINEL = 31337.0  # compare_gan's "this checkpoint produced NaNs" value (PAPER.md 7)
+STATUS_COLUMNS = ("status", "steps_trained", "diverged_at", "wall_time", "error")
+NOT_HYPER = ("run_id", "study", "origin", "seed")  # config keys that do not define a setting
+
+
+@dataclass
+class Results:
+    """Everything a study recorded, as read from ``root``."""
+
+    root: Path
+    study: str
+    runs: pd.DataFrame  # one row per run: config, status, score (see scores.add_scores)
+    evals: pd.DataFrame  # one row per evaluation; sentinel metrics are NaN, `diverged` is True
+    protocols: dict[str, dict[str, Any]]  # protocol name -> the dict the evaluations recorded
+    config_columns: tuple[str, ...]  # the RunSpec keys found in config.json files
+    study_yaml: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def hyper_columns(self) -> tuple[str, ...]:
+        """Config columns that define a setting: everything except run_id, study, origin, seed."""
+        return tuple(c for c in self.config_columns if c not in NOT_HYPER)
+
+    def protocol_names(self) -> list[str]:
+        return sorted(self.runs["protocol"].unique()) if len(self.runs) else []
+
+
+def load_results(results_dir: str | Path) -> Results:
+    """Read ``results_dir`` (a ``results/<study>/`` folder) into a ``Results``."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no results folder at {root} (expected results/<study>/)")
+    problems: list[str] = []
+    configs: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
+    protocols: dict[str, dict[str, Any]] = {}
+    runs_dir = root / "runs"
+    folders = sorted(p for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.is_dir() else []
+    for folder in folders:
+        config = _read_json(folder / "config.json", problems)
+        if config is None:
+            continue
+        run_id = str(config.setdefault("run_id", folder.name))
+        config.update(_status(_read_json(folder / "status.json", problems, missing_ok=True)))
+        configs.append(config)
+        records.extend(_read_evals(folder / "evals.jsonl", run_id, protocols, problems))
+    yaml_path = root / "study.yaml"
+    study_yaml = yaml_path.read_text(errors="replace") if yaml_path.is_file() else None
+    runs, config_columns = _runs_frame(configs)
+    evals = _evals_frame(records)
+    runs = add_scores(runs, evals, [c for c in config_columns if c not in NOT_HYPER])
+    for name in runs["protocol"].unique():
+        protocols.setdefault(name, {"name": name})
+    return Results(root, root.name, runs, evals, protocols, config_columns, study_yaml, problems)
+
+
+def _read_json(path: Path, problems: list[str], missing_ok: bool = False) -> dict | None:
+    try:
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        if not missing_ok:
+            problems.append(f"{path}: missing; run folder skipped")
+        return None
+    except (OSError, ValueError) as err:
+        problems.append(f"{path}: unreadable ({err})")
+        return None
+    if not isinstance(value, dict):
+        problems.append(f"{path}: expected a JSON object")
+        return None
+    return value
+
+
+def _status(status: dict | None) -> dict[str, Any]:
+    """status.json -> run columns; no status.json means the run has not started (pending)."""
+    if status is None:
+        return {"status": "pending", "steps_trained": 0, "diverged_at": None, "wall_time": 0.0,
+                "error": None}  # fmt: skip
+    return {
+        "status": str(status.get("status", "unknown")),
+        "steps_trained": status.get("step"),
+        "diverged_at": status.get("diverged_at"),
+        "wall_time": status.get("wall_time"),
+        "error": status.get("error"),
+    }
+
+
+def _read_evals(
+    path: Path, run_id: str, protocols: dict[str, dict], problems: list[str]
+) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            problems.append(f"{path}:{number}: not a JSON line; skipped")
+            continue
+        protocol = row.pop("protocol", None)
+        if isinstance(protocol, dict):
+            name = str(protocol.get("name", "unknown"))
+            protocols.setdefault(name, protocol)
+            row["protocol"] = name
+        elif protocol is not None:
+            row["protocol"] = str(protocol)
+        row["run_id"] = run_id
+        rows.append(row)
+    return rows
+
+
+def _runs_frame(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    keys: dict[str, None] = {}
+    for config in configs:
+        keys.update(dict.fromkeys(config))
+    config_columns = tuple(k for k in keys if k not in STATUS_COLUMNS)
+    runs = pd.DataFrame.from_records(configs, columns=list(keys) or ["run_id", *STATUS_COLUMNS])
+    for column in runs.columns:  # dicts (loss_kwargs, data_options) -> canonical JSON strings
+        if runs[column].dtype == object and runs[column].map(type).eq(dict).any():
+            runs[column] = runs[column].map(_canonical)
+    if "protocol" not in runs:
+        runs["protocol"] = "unknown"
+        config_columns += ("protocol",)
+    runs["protocol"] = runs["protocol"].fillna("unknown").astype(str)
+    for column in ("steps_trained", "wall_time", "diverged_at"):
+        runs[column] = pd.to_numeric(runs[column], errors="coerce")
+    return runs, config_columns
+
+
+def _canonical(value: Any) -> Any:
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
+
+
+def _evals_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    evals = pd.DataFrame.from_records(records)
+    for column in ("run_id", "step", "fid", "is_mean", "kid_mean"):
+        if column not in evals:
+            evals[column] = pd.Series(dtype=float if column != "run_id" else object)
+    metrics = [c for c in evals.columns if c not in ("run_id", "step", "time", "protocol")]
+    for column in metrics:
+        evals[column] = pd.to_numeric(evals[column], errors="coerce")
+    sentinel = evals[metrics].eq(SENTINEL)
+    evals["diverged"] = sentinel.any(axis=1)
+    evals[metrics] = evals[metrics].mask(sentinel)
+    evals = evals.sort_values(["run_id", "step"], kind="stable", ignore_index=True)
+    first = ["run_id", "step", "fid", "is_mean", "kid_mean", "diverged"]
+    return evals[first + [c for c in evals.columns if c not in first]]

@@ -1,0 +1,67 @@
+"""A run's score, and the score the aggregations rank it by.
+
+- ``fid`` (the run's score, PAPER.md 7): the minimum FID over all its evaluations, step 0
+  included; sentinel (diverged) evaluations do not count. ``is_mean`` and ``kid_mean`` are taken
+  at that same evaluation (``best_step``). NaN when no evaluation has a finite FID.
+- ``effective_score``: what top-5%, seed medians, budget curves and leaderboards rank by. A
+  finished run (ok, diverged, failed) scores its ``fid`` only if it ended ``ok``; a diverged or
+  failed run scores +inf, so it is never among the best unless nothing else is, and it is
+  counted, never dropped. Unfinished runs (running, pending) score NaN: not aggregated yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+FINISHED = ("ok", "diverged", "failed")
+SCORE_COLUMNS = ("fid", "is_mean", "kid_mean", "best_step", "n_evals", "last_eval_step")
+
+
+def add_scores(runs: pd.DataFrame, evals: pd.DataFrame, hyper: Sequence[str]) -> pd.DataFrame:
+    """``runs`` plus the SCORE_COLUMNS and ``setting``, sorted best first (no score last)."""
+    runs = runs.drop(columns=[c for c in SCORE_COLUMNS if c in runs], errors="ignore")
+    scored = run_scores(evals)
+    runs = runs.merge(scored, how="left", left_on="run_id", right_index=True)
+    runs["n_evals"] = runs["n_evals"].fillna(0).astype(int)
+    runs["setting"] = setting_ids(runs, hyper)
+    runs = runs.sort_values(["protocol", "fid", "run_id"], na_position="last", kind="stable")
+    return runs.reset_index(drop=True)
+
+
+def run_scores(evals: pd.DataFrame) -> pd.DataFrame:
+    """Per run_id: best (minimum finite) FID, IS and KID at that step, evaluation counts."""
+    counts = evals.groupby("run_id", sort=False)["step"].agg(n_evals="size", last_eval_step="max")
+    finite = evals[np.isfinite(evals["fid"].to_numpy(dtype=float))]
+    # evals are sorted by (run_id, step): the first minimum is the earliest step that reached it
+    best = finite.loc[finite.groupby("run_id", sort=False)["fid"].idxmin()]
+    best = best.set_index("run_id")[["fid", "is_mean", "kid_mean", "step"]]
+    best = best.rename(columns={"step": "best_step"})
+    return counts.join(best, how="left")[list(SCORE_COLUMNS[:4]) + list(SCORE_COLUMNS[4:])]
+
+
+def setting_ids(runs: pd.DataFrame, hyper: Sequence[str]) -> pd.Series:
+    """A 12-hex-digit id per row, equal for rows equal on every hyper-parameter (seeds differ)."""
+    columns = [c for c in hyper if c in runs]
+    if not columns or runs.empty:
+        return pd.Series(["-"] * len(runs), index=runs.index, dtype=object)
+    frame = runs[columns].astype(str)  # one dtype, so 2e-4 and "0.0002" hash alike everywhere
+    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return pd.Series([f"{h:016x}"[:12] for h in hashes], index=runs.index, dtype=object)
+
+
+def effective_score(runs: pd.DataFrame) -> pd.Series:
+    """The score aggregations rank by: fid if ok, +inf if diverged/failed, NaN if unfinished."""
+    fid = runs["fid"].astype(float)
+    ok = runs["status"].eq("ok") & np.isfinite(fid)
+    score = fid.where(ok, np.inf)
+    return score.where(runs["status"].isin(FINISHED))
+
+
+def finished(runs: pd.DataFrame) -> pd.DataFrame:
+    """The finished runs (ok, diverged, failed) with their ``effective`` score column."""
+    done = runs[runs["status"].isin(FINISHED)].copy()
+    done["effective"] = effective_score(done)
+    return done

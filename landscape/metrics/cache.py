@@ -1,0 +1,85 @@
+"""The on-disk cache of reference statistics and extractor weights.
+
+Several worker processes may evaluate at once against the same reference (DESIGN.md: one
+worker per run, many runs per study). Every cached file is therefore computed under a file
+lock, written to a temporary file in the same folder, fsynced and renamed into place: a reader
+sees either no file or a complete one, and a file is computed once, by the first worker that
+needs it; the others wait on the lock and then read it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, TypeVar
+
+from filelock import FileLock
+
+T = TypeVar("T")
+
+LOCK_TIMEOUT_S = 6 * 3600  # computing 10k Inception features on a slow CPU can take hours
+
+
+def default_cache_dir() -> Path:
+    """``$LANDSCAPE_CACHE``, or ``~/.cache/landscape`` when it is unset."""
+    env = os.environ.get("LANDSCAPE_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "landscape"
+
+
+def resolve_cache_dir(cache_dir: str | Path | None) -> Path:
+    """``cache_dir`` as a Path, or the default one when it is None."""
+    return Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` through ``write(file)``: temp file in the same folder, fsync, rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_or_compute(
+    path: Path,
+    compute: Callable[[], T],
+    save: Callable[[T, IO[bytes]], None],
+    load: Callable[[Path], T],
+) -> T:
+    """``load(path)`` if it exists; otherwise ``compute()``, save it atomically and return it.
+
+    The check and the computation happen under ``<path>.lock``, so concurrent callers (threads
+    or processes) compute the value once and all return the same content.
+    """
+    if path.exists():  # fast path: no lock needed to read a file that was renamed into place
+        return load(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
+        if path.exists():  # another worker computed it while we waited
+            return load(path)
+        value = compute()
+        atomic_write(path, lambda f: save(value, f))
+        return value

@@ -1,0 +1,156 @@
+"""``digits-cnn``: an offline feature extractor for the bundled ``digits`` data set.
+
+The paper's metrics use the 2015 Inception network (PAPER.md 7), whose weights cannot be
+downloaded on offline machines. For the quickstart we register, through torch-fidelity's own
+``register_feature_extractor``, a small CNN trained with a fixed seed on the ``digits`` train
+split (scikit-learn's 8x8 digits at 32x32, as ``landscape.data.load("digits")`` returns them).
+It gives 64-d pooled features (for FID and KID) and 10 class logits (for IS).
+
+Scores computed with it are NOT comparable with Inception-based numbers from papers: they
+only rank models trained on ``digits`` against each other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
+from landscape.metrics.cache import default_cache_dir, load_or_compute
+
+NAME = "digits-cnn"
+VERSION = 1  # bump when the network or its training changes: the cache file name follows
+WEIGHTS_FILE = f"{NAME}-v{VERSION}.pt"
+SEED = 0
+EPOCHS = 12
+BATCH = 64
+LR = 2e-3
+
+
+class DigitsNet(nn.Module):
+    """Gray 32x32 in [0, 1] -> (64-d pooled features, 10 logits). The digits are 8x8 images
+    upsampled, so a 2x2 average pool to 16x16 loses nothing and makes the net 4x cheaper."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 16 -> 8
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 8 -> 4
+            nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+        )  # fmt: skip
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        x = F.avg_pool2d(x, 2) if x.shape[-1] == 32 else F.interpolate(x, size=16, mode="area")
+        pooled = self.body(x).mean(dim=(2, 3))
+        return pooled, self.fc(pooled)
+
+
+def _split(split: str) -> tuple[Tensor, Tensor]:
+    """Images of a digits split in [0, 1] (N, 1, 32, 32) and their labels."""
+    from landscape.data import load
+    from landscape.data.digits import digits_arrays
+
+    images = load("digits", split).images.float() / 255
+    return images, digits_arrays(split)[1]
+
+
+@torch.no_grad()
+def accuracy(net: DigitsNet, images: Tensor, labels: Tensor) -> float:
+    """Fraction of ``images`` (in [0, 1]) that ``net`` classifies correctly."""
+    net.eval()
+    return (net(images)[1].argmax(1) == labels).float().mean().item()
+
+
+def train() -> dict:
+    """Train on the digits train split (seeded, CPU, a few seconds); returns the state to cache,
+    with the accuracy on the held-out test split."""
+    images, labels = _split("train")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        net = DigitsNet()
+        opt = torch.optim.Adam(net.parameters(), lr=LR)
+        order = torch.Generator().manual_seed(SEED)
+        for _ in range(EPOCHS):
+            net.train()
+            for idx in torch.randperm(len(images), generator=order).split(BATCH):
+                # one-pixel random shifts: features that do not hinge on exact placement
+                shift = torch.randint(-1, 2, (2,), generator=order).tolist()
+                x = torch.roll(images[idx], shifts=shift, dims=(2, 3))
+                loss = F.cross_entropy(net(x)[1], labels[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+    test_images, test_labels = _split("test")
+    return {
+        "state_dict": net.state_dict(),
+        "test_accuracy": accuracy(net, test_images, test_labels),
+        "train_accuracy": accuracy(net, images, labels),
+        "version": VERSION,
+        "seed": SEED,
+    }
+
+
+def load_or_train(path: str | Path | None = None) -> dict:
+    """The trained state from ``path`` (default ``<cache>/extractors/digits-cnn-v1.pt``),
+    training and caching it (atomically, under a file lock) on first use."""
+    path = Path(path) if path is not None else default_cache_dir() / "extractors" / WEIGHTS_FILE
+
+    def save(state: dict, f: IO[bytes]) -> None:
+        torch.save(state, f)
+
+    return load_or_compute(path, train, save, lambda p: torch.load(p, weights_only=True))
+
+
+class FeatureExtractorDigitsCNN(FeatureExtractorBase):
+    """torch-fidelity feature extractor over :class:`DigitsNet`.
+
+    Takes Bx3xHxW (or Bx1xHxW) images in [0, 255], uint8 as torch-fidelity feeds them or float
+    (our unquantized fakes, PAPER.md 7); the channels are averaged to gray.
+    """
+
+    def __init__(self, name: str, features_list, feature_extractor_weights_path=None, **kwargs):
+        super().__init__(name, features_list)
+        state = load_or_train(feature_extractor_weights_path)
+        self.net = DigitsNet()
+        self.net.load_state_dict(state["state_dict"])
+        self.test_accuracy: float = state["test_accuracy"]
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        if x.dim() != 4 or x.shape[1] not in (1, 3):
+            raise ValueError(f"{NAME} expects Bx3xHxW or Bx1xHxW images, got {tuple(x.shape)}")
+        gray = x.float().mean(dim=1, keepdim=True) / 255
+        if gray.shape[-1] != 32 or gray.shape[-2] != 32:
+            gray = F.interpolate(gray, size=(32, 32), mode="bilinear", align_corners=False)
+        pooled, logits = self.net(gray)
+        features = {"pool": pooled, "logits": logits}
+        return tuple(features[name] for name in self.features_list)
+
+    @staticmethod
+    def get_provided_features_list() -> tuple[str, ...]:
+        return "pool", "logits"
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric: str) -> str:
+        return {"isc": "logits", "fid": "pool", "kid": "pool", "prc": "pool"}[metric]
+
+    @staticmethod
+    def can_be_compiled() -> bool:
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile() -> Tensor:
+        return torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
+
+
+def register() -> None:
+    """Register ``digits-cnn`` with torch-fidelity (idempotent)."""
+    if FEATURE_EXTRACTORS_REGISTRY.get(NAME) is not FeatureExtractorDigitsCNN:
+        register_feature_extractor(NAME, FeatureExtractorDigitsCNN)

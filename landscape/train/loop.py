@@ -1,0 +1,242 @@
+"""The one training loop: a resolved RunSpec in, a trained and evaluated run folder out.
+
+Read top to bottom: load the data, build G and D, resume from the checkpoint if there is one,
+then step. Evaluations run at step 0, every ``eval_every`` D steps and at the end; checkpoints
+every ``checkpoint_every`` steps and when SIGTERM or SIGINT arrives. NaN or inf ends the run as
+``diverged``: a result, not an exception.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from landscape.data import ImageData, load, to_unit_range
+from landscape.train.batches import BatchStream
+from landscape.train.checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
+from landscape.train.records import RunFolder, append_jsonl, write_json
+from landscape.train.samples import save_sample_grid
+from landscape.train.spec import RunSpec
+from landscape.train.update import GanUpdate
+from landscape.variants import ARCHITECTURES, Generator
+
+EvalHook = Callable[[Generator], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    status: str  # ok | diverged | interrupted
+    step: int
+    diverged_at: int | None
+    wall_time: float
+    path: Path
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """CUDA when present, else CPU; an explicit choice wins."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def train(
+    spec: RunSpec,
+    run_dir: str | Path,
+    *,
+    device: str | torch.device | None = None,
+    evaluate: EvalHook | None = None,
+    data: ImageData | None = None,
+    data_root: str | Path | None = None,
+    checkpoint_every: int = 1000,
+    log_every: int = 100,
+    progress: bool = True,
+) -> RunResult:
+    """Train ``spec`` in ``run_dir`` (resuming it if interrupted; a finished run returns at once)."""
+    folder = RunFolder(Path(run_dir))
+    existing = folder.status()
+    if folder.finished():
+        return _result(spec, folder, existing)
+    _check_same_run(folder, spec)
+    device = pick_device(device)
+    data = data or load(spec.dataset, "train", root=data_root, **spec.data_options)
+    seed_everything(spec.seed)
+    G, D = ARCHITECTURES[spec.architecture](
+        resolution=data.resolution,
+        channels=data.channels,
+        norm=spec.normalization,
+        z_dim=spec.z_dim,
+        width=spec.width,
+    )
+    G, D = G.to(device), D.to(device)
+    update = GanUpdate(spec, G, D, device)
+    batches = BatchStream(data.images.to(device), spec.batch_size, spec.seed)
+    # Nothing is written before the inputs proved valid; then the config, before step 1.
+    folder.path.mkdir(parents=True, exist_ok=True)
+    if not folder.config.exists():
+        write_json(folder.config, spec.to_dict())
+    state = {"G": G, "D": D, "opt_g": update.opt_g, "opt_d": update.opt_d}
+    start, wall = 0, 0.0
+    if folder.checkpoint.exists():
+        payload = load_checkpoint(folder.checkpoint, state, device)
+        start, wall = payload["step"], payload["wall_time"]
+
+    def checkpoint(step: int) -> None:
+        save_checkpoint(
+            folder.checkpoint,
+            step=step,
+            modules=state,
+            extra={
+                "wall_time": wall + time.monotonic() - t0,
+                "data_position": batches.position(step),
+            },
+        )
+
+    def run_eval(step: int) -> None:
+        with _rng_preserved():
+            save_sample_grid(G, folder.samples / f"step_{step:07d}.png")
+            scores = evaluate(G) if evaluate else {}
+        append_jsonl(
+            folder.eval_log, {"step": step, "time": wall + time.monotonic() - t0, **scores}
+        )
+
+    t0 = time.monotonic()
+    folder.set_status(
+        status="running", step=start, steps=spec.steps, diverged_at=None, wall_time=wall, error=None
+    )
+    if start == 0:
+        run_eval(0)
+    first_bad = torch.tensor(-1, device=device)
+    sync_every = 1 if device.type == "cpu" else log_every  # a GPU sync every step costs speed
+    bar = tqdm(
+        total=spec.steps,
+        initial=start,
+        disable=not progress,
+        unit="step",
+        dynamic_ncols=True,
+        mininterval=1.0,
+        desc=spec.run_id,
+    )
+    with _stop_requests() as stop, bar:
+        for step in range(start, spec.steps):
+            if stop.is_set():
+                checkpoint(step)
+                return _finish(
+                    spec, folder, "interrupted", step, None, wall + time.monotonic() - t0
+                )
+            out = update(step, to_unit_range(batches(step)))
+            first_bad = torch.where((first_bad < 0) & ~out.finite, step + 1, first_bad)
+            done = step + 1
+            boundary = done % spec.eval_every == 0 or done == spec.steps
+            if done % sync_every == 0 or boundary or done % checkpoint_every == 0:
+                bad = int(first_bad)
+                if bad >= 0:
+                    _log(folder, bar, out, done, wall + time.monotonic() - t0)
+                    return _finish(
+                        spec, folder, "diverged", bad - 1, bad, wall + time.monotonic() - t0
+                    )
+            if done % log_every == 0 or done == spec.steps:
+                _log(folder, bar, out, done, wall + time.monotonic() - t0)
+            if boundary:
+                run_eval(done)
+            if done % checkpoint_every == 0 or done == spec.steps:
+                checkpoint(done)
+    return _finish(spec, folder, "ok", spec.steps, None, wall + time.monotonic() - t0)
+
+
+def _log(folder: RunFolder, bar: tqdm, out, step: int, elapsed: float) -> None:
+    record = {
+        "step": step,
+        "loss_d": float(out.loss_d),
+        "loss_g": float(out.loss_g),
+        "penalty": float(out.penalty),
+        "time": elapsed,
+    }
+    append_jsonl(folder.train_log, record)
+    bar.set_postfix(d=f"{record['loss_d']:.3f}", g=f"{record['loss_g']:.3f}", refresh=False)
+    bar.update(step - bar.n)
+
+
+def _finish(
+    spec: RunSpec, folder: RunFolder, status: str, step: int, diverged_at: int | None, wall: float
+) -> RunResult:
+    folder.set_status(
+        status=status,
+        step=step,
+        steps=spec.steps,
+        diverged_at=diverged_at,
+        wall_time=wall,
+        error=None,
+    )
+    return RunResult(spec.run_id, status, step, diverged_at, wall, folder.path)
+
+
+def _result(spec: RunSpec, folder: RunFolder, status: dict[str, Any]) -> RunResult:
+    return RunResult(
+        spec.run_id,
+        status["status"],
+        status["step"],
+        status.get("diverged_at"),
+        status.get("wall_time", 0.0),
+        folder.path,
+    )
+
+
+def _check_same_run(folder: RunFolder, spec: RunSpec) -> None:
+    """Never train a different run into a folder that holds one (results are not overwritten)."""
+    from landscape.train.records import read_json
+
+    config = read_json(folder.config)
+    if config is not None and config.get("run_id") != spec.run_id:
+        raise ValueError(
+            f"{folder.path} holds run {config.get('run_id')}, not {spec.run_id}; "
+            f"choose another folder"
+        )
+
+
+@contextmanager
+def _rng_preserved():
+    """Evaluation must not shift the training RNG streams, or resumed runs would differ."""
+    state = rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
+
+
+@contextmanager
+def _stop_requests():
+    """SIGTERM / SIGINT set an event the loop checks between steps (it then checkpoints)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def request(signum, frame):
+        if stop.is_set():  # a second signal: stop now
+            raise KeyboardInterrupt
+        stop.set()
+
+    for s in previous:
+        signal.signal(s, request)
+    try:
+        yield stop
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

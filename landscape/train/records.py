@@ -1,0 +1,86 @@
+"""A run's folder: its config, status and append-only logs (docs/results-layout.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+FINISHED = ("ok", "diverged")  # statuses that mean "do not train this run again"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line (one write call, flushed and synced)."""
+    with open(path, "a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of a log, keeping the last line per step: a run resumed from a checkpoint
+    repeats the steps after it, and the repeated lines supersede the earlier ones. A torn last
+    line (the process was killed mid-write) is skipped."""
+    if not path.exists():
+        return []
+    by_step: dict[int, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        by_step[record["step"]] = record
+    return [by_step[s] for s in sorted(by_step)]
+
+
+class RunFolder:
+    """Paths and records of one run: ``<root>/<run_id>/``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.config = self.path / "config.json"
+        self.status_file = self.path / "status.json"
+        self.checkpoint = self.path / "checkpoint.pt"
+        self.train_log = self.path / "train.jsonl"
+        self.eval_log = self.path / "evals.jsonl"
+        self.samples = self.path / "samples"
+
+    def status(self) -> dict[str, Any] | None:
+        return read_json(self.status_file)
+
+    def finished(self) -> bool:
+        status = self.status()
+        return status is not None and status.get("status") in FINISHED
+
+    def set_status(self, **status: Any) -> None:
+        write_json(self.status_file, status)

@@ -1,0 +1,113 @@
+"""The resolved run specification: everything that defines one training run.
+
+A ``RunSpec`` is frozen and fully resolved (no "use the default" placeholders), so its hash,
+the ``run_id``, names the run: the same run always gets the same id, and changing anything
+that changes what is trained or how it is scored gives a new id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from landscape.data import DATASETS
+from landscape.variants import ARCHITECTURES, LOSSES, NORMALIZATIONS, PENALTIES
+
+# Bump when a change to the training loop or evaluation changes results: every run_id changes,
+# so old and new results are never mixed or mistaken for each other.
+PROTOCOL_VERSION = 1
+
+# Fields that label a run without changing it; they are not part of the run_id.
+LABELS = ("study", "origin")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run. Defaults are the paper's (PAPER.md 4.1, 6) unless noted."""
+
+    dataset: str
+    architecture: str
+    loss: str = "ns"
+    penalty: str = "none"
+    normalization: str = "none"
+    lr: float = 2e-4  # Adam, shared by G and D
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_disc: int = 1  # D updates per G update
+    penalty_weight: float | None = None  # lambda; None -> the penalty's documented default
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 64
+    z_dim: int = 128
+    width: float = 1.0  # channel multiplier; 1 = the paper's models
+    steps: int = 100_000  # the budget, counted in discriminator updates as the paper does
+    eval_every: int = 20_000  # compare_gan's save_checkpoint_steps; also at step 0 and the end
+    eval_samples: int | None = None  # None -> the data set's protocol (PAPER.md 7)
+    extractor: str | None = None  # None -> the data set's protocol
+    precision: str = "fp32"  # "bf16": autocast on CUDA
+    seed: int = 0
+    study: str = ""
+    origin: str = ""
+
+    def __post_init__(self) -> None:
+        if self.penalty_weight is None:
+            default = inspect.signature(PENALTIES[self.penalty]).parameters["weight"].default
+            object.__setattr__(self, "penalty_weight", float(default))
+        validate(self)
+
+    @property
+    def run_id(self) -> str:
+        identity = {k: v for k, v in asdict(self).items() if k not in LABELS}
+        identity["protocol_version"] = PROTOCOL_VERSION
+        blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known - {"run_id"})
+        if unknown:
+            raise ValueError(
+                f"unknown run spec keys: {', '.join(unknown)}; "
+                f"valid keys: {', '.join(sorted(known))}"
+            )
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def with_(self, **changes: Any) -> RunSpec:
+        return replace(self, **changes)
+
+
+def validate(spec: RunSpec) -> None:
+    """Raise ValueError naming the bad field and what would be valid."""
+    for registry, name in (
+        (DATASETS, spec.dataset),
+        (ARCHITECTURES, spec.architecture),
+        (LOSSES, spec.loss),
+        (PENALTIES, spec.penalty),
+        (NORMALIZATIONS, spec.normalization),
+    ):
+        registry[name]  # raises the "unknown X; choose from" error
+    checks = [
+        ("lr", spec.lr > 0 and math.isfinite(spec.lr), "a positive learning rate"),
+        ("beta1", 0 <= spec.beta1 < 1, "0 <= beta1 < 1"),
+        ("beta2", 0 <= spec.beta2 < 1, "0 <= beta2 < 1"),
+        ("n_disc", isinstance(spec.n_disc, int) and spec.n_disc >= 1, "an integer >= 1"),
+        ("penalty_weight", spec.penalty_weight >= 0, ">= 0"),
+        ("batch_size", spec.batch_size >= 1, "an integer >= 1"),
+        ("z_dim", spec.z_dim >= 1, "an integer >= 1"),
+        ("width", spec.width > 0, "> 0"),
+        ("steps", spec.steps >= 0, "an integer >= 0"),
+        ("eval_every", spec.eval_every >= 1, "an integer >= 1"),
+        ("precision", spec.precision in ("fp32", "bf16"), "'fp32' or 'bf16'"),
+        ("eval_samples", spec.eval_samples is None or spec.eval_samples >= 2, "None or >= 2"),
+    ]
+    for name, ok, valid in checks:
+        if not ok:
+            raise ValueError(f"invalid {name} = {getattr(spec, name)!r}; must be {valid}")

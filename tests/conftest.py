@@ -1,0 +1,81 @@
+"""Shared fixtures: a fixed seed for every test, tiny model widths, registry isolation and
+hand-made discriminators whose input gradients are known in closed form."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from landscape import ARCHITECTURES, LOSSES, NORMALIZATIONS, PENALTIES, plugins
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def restore_registries():
+    """Undo every registration (and plugin import) a test makes, so tests stay independent."""
+    registries = (LOSSES, PENALTIES, NORMALIZATIONS, ARCHITECTURES)
+    saved = [dict(r._entries) for r in registries]
+    loaded = dict(plugins._LOADED)
+    modules = set(sys.modules)
+    yield
+    for registry, entries in zip(registries, saved, strict=True):
+        registry._entries.clear()
+        registry._entries.update(entries)
+    plugins._LOADED.clear()
+    plugins._LOADED.update(loaded)
+    for name in set(sys.modules) - modules:
+        if name.startswith("landscape_plugin_"):
+            del sys.modules[name]
+
+
+class LinearCritic(nn.Module):
+    """D(x) = <w, x.flatten()>: the input gradient is w for every sample and every x."""
+
+    def __init__(self, w: Tensor) -> None:
+        super().__init__()
+        self.w = nn.Parameter(w.clone())
+        self.seen: list[Tensor] = []
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.seen.append(x.detach().clone())
+        return x.flatten(1) @ self.w
+
+
+class QuadraticCritic(nn.Module):
+    """D(x) = 1/2 x^T A x per sample with A symmetric: the input gradient is A x."""
+
+    def __init__(self, a: Tensor) -> None:
+        super().__init__()
+        self.a = nn.Parameter(a.clone())
+
+    def forward(self, x: Tensor) -> Tensor:
+        flat = x.flatten(1)
+        return 0.5 * ((flat @ self.a) * flat).sum(1)
+
+
+@pytest.fixture
+def linear_critic():
+    """Factory: a LinearCritic over inputs of ``shape`` whose weight has norm ``slope``."""
+
+    def make(shape: tuple[int, ...], slope: float) -> LinearCritic:
+        w = torch.randn(int(torch.tensor(shape).prod()), dtype=torch.float64)
+        return LinearCritic((w / w.norm() * slope).float())
+
+    return make
+
+
+@pytest.fixture
+def quadratic_critic():
+    """Factory: a QuadraticCritic over ``n`` inputs with a random symmetric A."""
+
+    def make(n: int) -> QuadraticCritic:
+        m = torch.randn(n, n) / n**0.5
+        return QuadraticCritic(0.5 * (m + m.T))
+
+    return make
