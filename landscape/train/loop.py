@@ -67,7 +67,7 @@ def train(
     log_every: int = 100,
     progress: bool = True,
 ) -> RunResult:
-    """Train ``spec`` in ``run_dir`` (resuming it if interrupted; a finished run returns at once)."""
+    """Train ``spec`` in ``run_dir``; resumes an interrupted run, returns a finished one at once."""
     folder = RunFolder(Path(run_dir))
     existing = folder.status()
     if folder.finished():
