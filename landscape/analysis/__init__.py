@@ -5,6 +5,7 @@ Reads only what docs/results-layout.md describes; never imports torch or the tra
 """
 
 from landscape.analysis.budget import (
+    DRAWS,
     budget_curve,
     budget_curves,
     expected_min_without_replacement,
@@ -19,6 +20,7 @@ from landscape.analysis.top import top_count, top_fraction
 
 __all__ = [
     "AXES",
+    "DRAWS",
     "FINISHED",
     "SENTINEL",
     "VARIANT",

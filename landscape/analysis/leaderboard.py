@@ -57,5 +57,7 @@ def variant_summary(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     columns = ["setting", "fid_median", "fid_q25", "fid_q75", "is_median", "n_seeds"]
     summary = summary.join(best[columns].rename(columns={"n_seeds": "best_n_seeds"}))
     top = top_fraction(runs, keys)
-    summary["top5_median"] = top.groupby(keys, sort=False, dropna=False)["effective"].median()
+    top_groups = top.groupby(keys, sort=False, dropna=False)["effective"]
+    summary["top5_median"] = top_groups.median()
+    summary["best_run_fid"] = top_groups.min()
     return summary.reset_index()

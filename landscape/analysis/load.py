@@ -8,12 +8,14 @@ line of ``evals.jsonl`` (a worker appending right now) is skipped the same way.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from landscape.analysis.read import read_evals, read_json, run_folders, status_columns
 from landscape.analysis.scores import add_scores
 
 SENTINEL = 31337.0  # compare_gan's "this checkpoint produced NaNs" value (PAPER.md 7)
@@ -52,82 +54,36 @@ def load_results(results_dir: str | Path) -> Results:
     configs: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     protocols: dict[str, dict[str, Any]] = {}
-    runs_dir = root / "runs"
-    folders = sorted(p for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.is_dir() else []
-    for folder in folders:
-        config = _read_json(folder / "config.json", problems)
+    for folder in run_folders(root / "runs"):
+        config = read_json(os.path.join(folder, "config.json"), problems)
         if config is None:
             continue
-        run_id = str(config.setdefault("run_id", folder.name))
-        config.update(_status(_read_json(folder / "status.json", problems, missing_ok=True)))
+        run_id = str(config.setdefault("run_id", os.path.basename(folder)))
+        status = read_json(os.path.join(folder, "status.json"), problems, missing_ok=True)
+        config.update(status_columns(status))
         configs.append(config)
-        records.extend(_read_evals(folder / "evals.jsonl", run_id, protocols, problems))
+        rows = read_evals(os.path.join(folder, "evals.jsonl"), problems)
+        for row in rows:
+            protocol = row.pop("protocol", None)
+            if isinstance(protocol, dict):
+                protocols.setdefault(str(protocol.get("name", "unknown")), protocol)
+                protocol = protocol.get("name", "unknown")
+            row["protocol"] = None if protocol is None else str(protocol)
+            row["run_id"] = run_id
+        records.extend(rows)
     yaml_path = root / "study.yaml"
     study_yaml = yaml_path.read_text(errors="replace") if yaml_path.is_file() else None
     runs, config_columns = _runs_frame(configs)
     evals = _evals_frame(records)
+    runs["protocol"] = _protocol_names(runs, evals)
+    of_run = runs.drop_duplicates("run_id").set_index("run_id")["protocol"]
+    evals["protocol"] = evals["protocol"].fillna(evals["run_id"].map(of_run))
+    if "protocol" not in config_columns:
+        config_columns += ("protocol",)
     runs = add_scores(runs, evals, [c for c in config_columns if c not in NOT_HYPER])
     for name in runs["protocol"].unique():
         protocols.setdefault(name, {"name": name})
     return Results(root, root.name, runs, evals, protocols, config_columns, study_yaml, problems)
-
-
-def _read_json(path: Path, problems: list[str], missing_ok: bool = False) -> dict | None:
-    try:
-        value = json.loads(path.read_text())
-    except FileNotFoundError:
-        if not missing_ok:
-            problems.append(f"{path}: missing; run folder skipped")
-        return None
-    except (OSError, ValueError) as err:
-        problems.append(f"{path}: unreadable ({err})")
-        return None
-    if not isinstance(value, dict):
-        problems.append(f"{path}: expected a JSON object")
-        return None
-    return value
-
-
-def _status(status: dict | None) -> dict[str, Any]:
-    """status.json -> run columns; no status.json means the run has not started (pending)."""
-    if status is None:
-        return {"status": "pending", "steps_trained": 0, "diverged_at": None, "wall_time": 0.0,
-                "error": None}  # fmt: skip
-    return {
-        "status": str(status.get("status", "unknown")),
-        "steps_trained": status.get("step"),
-        "diverged_at": status.get("diverged_at"),
-        "wall_time": status.get("wall_time"),
-        "error": status.get("error"),
-    }
-
-
-def _read_evals(
-    path: Path, run_id: str, protocols: dict[str, dict], problems: list[str]
-) -> list[dict[str, Any]]:
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        return []
-    rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            problems.append(f"{path}:{number}: not a JSON line; skipped")
-            continue
-        protocol = row.pop("protocol", None)
-        if isinstance(protocol, dict):
-            name = str(protocol.get("name", "unknown"))
-            protocols.setdefault(name, protocol)
-            row["protocol"] = name
-        elif protocol is not None:
-            row["protocol"] = str(protocol)
-        row["run_id"] = run_id
-        rows.append(row)
-    return rows
 
 
 def _runs_frame(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -139,13 +95,19 @@ def _runs_frame(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, tuple[str,
     for column in runs.columns:  # dicts (loss_kwargs, data_options) -> canonical JSON strings
         if runs[column].dtype == object and runs[column].map(type).eq(dict).any():
             runs[column] = runs[column].map(_canonical)
-    if "protocol" not in runs:
-        runs["protocol"] = "unknown"
-        config_columns += ("protocol",)
-    runs["protocol"] = runs["protocol"].fillna("unknown").astype(str)
     for column in ("steps_trained", "wall_time", "diverged_at"):
         runs[column] = pd.to_numeric(runs[column], errors="coerce")
     return runs, config_columns
+
+
+def _protocol_names(runs: pd.DataFrame, evals: pd.DataFrame) -> pd.Series:
+    """The config's protocol name; else the one its evaluations recorded; else "unknown"."""
+    named = runs["protocol"] if "protocol" in runs else pd.Series(None, runs.index, dtype=object)
+    named = named.astype(object)
+    if "protocol" in evals and len(evals):
+        recorded = evals.dropna(subset="protocol").groupby("run_id")["protocol"].first()
+        named = named.fillna(runs["run_id"].map(recorded))
+    return named.fillna("unknown").astype(str)
 
 
 def _canonical(value: Any) -> Any:
@@ -154,15 +116,17 @@ def _canonical(value: Any) -> Any:
 
 def _evals_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     evals = pd.DataFrame.from_records(records)
-    for column in ("run_id", "step", "fid", "is_mean", "kid_mean"):
+    for column in ("run_id", "step", "fid", "is_mean", "kid_mean", "protocol"):
         if column not in evals:
-            evals[column] = pd.Series(dtype=float if column != "run_id" else object)
+            evals[column] = pd.Series(dtype=object if column in ("run_id", "protocol") else float)
     metrics = [c for c in evals.columns if c not in ("run_id", "step", "time", "protocol")]
     for column in metrics:
         evals[column] = pd.to_numeric(evals[column], errors="coerce")
     sentinel = evals[metrics].eq(SENTINEL)
     evals["diverged"] = sentinel.any(axis=1)
     evals[metrics] = evals[metrics].mask(sentinel)
+    # a run resumed from a checkpoint repeats the evaluations after it: the last line wins
+    evals = evals.drop_duplicates(["run_id", "step"], keep="last")
     evals = evals.sort_values(["run_id", "step"], kind="stable", ignore_index=True)
     first = ["run_id", "step", "fid", "is_mean", "kid_mean", "diverged"]
     return evals[first + [c for c in evals.columns if c not in first]]

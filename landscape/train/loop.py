@@ -69,10 +69,9 @@ def train(
 ) -> RunResult:
     """Train ``spec`` in ``run_dir``; resumes an interrupted run, returns a finished one at once."""
     folder = RunFolder(Path(run_dir))
-    existing = folder.status()
-    if folder.finished():
-        return _result(spec, folder, existing)
     _check_same_run(folder, spec)
+    if folder.finished():
+        return _result(spec, folder, folder.status())
     device = pick_device(device)
     data = data or load(spec.dataset, "train", root=data_root, **spec.data_options)
     seed_everything(spec.seed)

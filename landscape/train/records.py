@@ -47,10 +47,11 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """The records of a log, keeping the last line per step: a run resumed from a checkpoint
     repeats the steps after it, and the repeated lines supersede the earlier ones. A torn last
     line (the process was killed mid-write) is skipped."""
+    path = Path(path)
     if not path.exists():
         return []
     by_step: dict[int, dict[str, Any]] = {}

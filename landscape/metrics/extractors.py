@@ -1,0 +1,73 @@
+"""Feature extractors by name, through torch-fidelity's registry.
+
+Any name registered with ``torch_fidelity.register_feature_extractor`` works. Two get special
+care (PAPER.md 7 wants unquantized fakes, torch-fidelity's extractors take uint8 only):
+
+- ``inception-v3-compat`` (the default) runs through :class:`InceptionV3FloatInput`, the same
+  network with a float input path; its weights are checked for before anything else happens.
+- ``digits-cnn`` (ours, registered on import) takes float input natively.
+
+Any other registered extractor gets fakes rounded to uint8, and the protocol says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+from landscape.metrics import digits_cnn, inception
+from landscape.metrics.cache import resolve_cache_dir
+
+digits_cnn.register()
+
+METRICS = ("fid", "kid", "isc")
+FLOAT_INPUT = {inception.NAME, digits_cnn.NAME}  # extractors that see fakes unquantized
+
+
+def extractor_class(name: str) -> type[FeatureExtractorBase]:
+    """The class registered with torch-fidelity as ``name``; a clear error if there is none."""
+    if name not in FEATURE_EXTRACTORS_REGISTRY:
+        valid = ", ".join(sorted(FEATURE_EXTRACTORS_REGISTRY))
+        raise ValueError(f"unknown feature extractor {name!r}; torch-fidelity has: {valid}")
+    return FEATURE_EXTRACTORS_REGISTRY[name]
+
+
+def feature_layers(name: str) -> dict[str, str]:
+    """metric -> the feature the extractor gives for it (torch-fidelity's own defaults)."""
+    cls = extractor_class(name)
+    return {metric: cls.get_default_feature_layer_for_metric(metric) for metric in METRICS}
+
+
+def weights_label(name: str) -> str:
+    """The weights an extractor runs with, for the record (file name and version)."""
+    if name == inception.NAME:
+        return inception.WEIGHTS_FILE
+    if name == digits_cnn.NAME:
+        return digits_cnn.WEIGHTS_FILE
+    return "torch-fidelity default"
+
+
+def create_extractor(
+    name: str,
+    *,
+    device: str | torch.device = "cpu",
+    cache_dir: str | Path | None = None,
+) -> FeatureExtractorBase:
+    """Build extractor ``name`` with the features FID, KID and IS need, in eval mode on
+    ``device``. Raises :class:`InceptionWeightsMissing` early when Inception cannot load."""
+    cls = extractor_class(name)
+    features = sorted(set(feature_layers(name).values()))
+    kwargs: dict = {"verbose": False}
+    if cls is FeatureExtractorInceptionV3:
+        cls = inception.InceptionV3FloatInput
+        kwargs["feature_extractor_weights_path"] = str(inception.inception_weights())
+    elif cls is digits_cnn.FeatureExtractorDigitsCNN:
+        folder = resolve_cache_dir(cache_dir) / "extractors"
+        kwargs["feature_extractor_weights_path"] = str(folder / digits_cnn.WEIGHTS_FILE)
+    extractor = cls(name, features, **kwargs)
+    extractor.requires_grad_(False)
+    return extractor.eval().to(device)

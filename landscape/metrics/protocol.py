@@ -1,0 +1,153 @@
+"""Evaluation protocols: exactly how a score was computed, stored beside every score.
+
+PAPER.md 7 fixes, per data set, the reference split (test), the sample counts (10K vs 10K;
+3K vs 3K for CelebA-HQ; N rounded down to a multiple of 50), IS over one split, unquantized
+fakes from z ~ U(-1, 1) with seed 42 in batches of 64, the TF-exact Inception, and MS-SSIM for
+CelebA(-HQ) only. Two scores are comparable only when their protocols are equal; every part of
+the protocol except the library versions is part of its identity.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from importlib import metadata
+
+from landscape.metrics import digits_cnn, inception
+from landscape.metrics.extractors import FLOAT_INPUT, feature_layers, weights_label
+from landscape.metrics.scores import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
+
+EVAL_Z_SEED = 42  # compare_gan resets the eval z seed to 42 at every checkpoint (PAPER.md 6)
+EVAL_BATCH = 64
+SAMPLE_MULTIPLE = 50  # compare_gan's Inception batch: N is rounded down to a multiple of 50
+DEFAULT_N = 10_000
+REAL_LIMIT = {"celeba_hq_128": 3_000, "digits": 350}  # test split sizes (digits: 359 -> 350)
+MS_SSIM_DATASETS = frozenset({"celeba", "celeba_hq_128"})  # PAPER.md 7: CelebA(-HQ) only
+INCEPTION_NOTE = "TF-exact Inception (2015-12-05); comparable with the paper's numbers"
+NOT_COMPARABLE_NOTE = (
+    "features from '{}', not Inception: these scores rank models against each other under this "
+    "protocol only and are NOT comparable with Inception-based FID/IS/KID numbers from papers"
+)
+VERSIONED = ("torch", "torchvision", "torch-fidelity", "numpy", "scipy", "landscape")
+
+
+class ProtocolMismatchError(ValueError):
+    """Scores computed under different protocols were about to be mixed."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How one score is computed. Build it with :func:`protocol_for`."""
+
+    dataset: str
+    split: str
+    n_fake: int
+    n_real: int
+    extractor: str
+    is_splits: int = 1
+    ms_ssim: bool = False
+    kid_subsets: int = KID_SUBSETS
+    kid_subset_size: int = KID_SUBSET_SIZE
+    kid_seed: int = KID_SEED
+    z_seed: int = EVAL_Z_SEED
+    batch_size: int = EVAL_BATCH
+    quantize_fakes: bool = False
+
+    @property
+    def name(self) -> str:
+        """e.g. ``cifar10/test/10000/inception-v3-compat``; ``A-vs-B`` when the counts differ."""
+        n = str(self.n_real) if self.n_fake == self.n_real else f"{self.n_fake}-vs-{self.n_real}"
+        return f"{self.dataset}/{self.split}/{n}/{self.extractor}"
+
+    @property
+    def comparable_with_papers(self) -> bool:
+        return self.extractor == inception.NAME
+
+    def as_dict(self) -> dict:
+        """Every field, the derived labels, and the library versions (JSON-ready)."""
+        note = INCEPTION_NOTE if self.comparable_with_papers else NOT_COMPARABLE_NOTE
+        return {
+            "name": self.name,
+            **asdict(self),
+            "reference": f"{self.dataset}/{self.split}",
+            "reference_images": f"the first {self.n_real} of the {self.split} split, file order",
+            "fakes": (
+                f"G.eval(), z ~ U(-1,1) seed {self.z_seed}, batches of {self.batch_size}, x255, "
+                + ("rounded to uint8" if self.quantize_fakes else "not quantized")
+            ),
+            "feature_layers": feature_layers(self.extractor),
+            "extractor_weights": weights_label(self.extractor),
+            "comparable_with_papers": self.comparable_with_papers,
+            "note": note.format(self.extractor),
+            "versions": versions(),
+        }
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries a score depends on (recorded, not part of the identity)."""
+    out = {"python": platform.python_version()}
+    for package in VERSIONED:
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "unknown"
+    return out
+
+
+def round_samples(n: int) -> int:
+    """``n`` rounded down to a multiple of 50 (PAPER.md 7); at least 50."""
+    if n < SAMPLE_MULTIPLE:
+        raise ValueError(f"need at least {SAMPLE_MULTIPLE} samples for an evaluation, got {n}")
+    return n // SAMPLE_MULTIPLE * SAMPLE_MULTIPLE
+
+
+def protocol_for(
+    dataset: str, *, n_samples: int | None = None, extractor: str | None = None
+) -> Protocol:
+    """The PAPER.md 7 protocol of ``dataset``.
+
+    ``n_samples`` sets the number of fakes (default 10K; 3K for CelebA-HQ; 350 for digits); the
+    real count is the same, capped at the test split's size where that is known. ``extractor``
+    defaults to ``inception-v3-compat``, or ``digits-cnn`` for the offline ``digits`` set.
+    """
+    limit = REAL_LIMIT.get(dataset)
+    n_fake = round_samples(n_samples if n_samples is not None else (limit or DEFAULT_N))
+    n_real = min(n_fake, limit) if limit else n_fake
+    if extractor is None:
+        extractor = digits_cnn.NAME if dataset == "digits" else inception.NAME
+    feature_layers(extractor)  # validates the name
+    return Protocol(
+        dataset=dataset,
+        split="test",
+        n_fake=n_fake,
+        n_real=n_real,
+        extractor=extractor,
+        ms_ssim=dataset in MS_SSIM_DATASETS,
+        kid_subset_size=min(KID_SUBSET_SIZE, n_fake, n_real),
+        quantize_fakes=extractor not in FLOAT_INPUT,
+    )
+
+
+def identity(protocol: Mapping) -> dict:
+    """The part of a protocol record that decides comparability (all but the versions)."""
+    return {k: v for k, v in protocol.items() if k != "versions"}
+
+
+def assert_one_protocol(records: Iterable[Mapping]) -> str:
+    """The name of the one protocol shared by ``records`` (evaluation records holding a
+    ``protocol`` dict, or protocol dicts); :class:`ProtocolMismatchError` if they differ."""
+    seen: dict[str, dict] = {}
+    for record in records:
+        protocol = record.get("protocol", record)
+        seen.setdefault(repr(sorted(identity(protocol).items())), identity(protocol))
+    if len(seen) > 1:
+        names = sorted({p.get("name", "?") for p in seen.values()})
+        raise ProtocolMismatchError(
+            f"scores from {len(seen)} different evaluation protocols cannot share one table: "
+            f"{', '.join(names)}; filter the records by protocol first"
+        )
+    if not seen:
+        raise ValueError("no evaluation records")
+    return next(iter(seen.values())).get("name", "?")
+

@@ -1,0 +1,33 @@
+"""``python -m landscape.report RESULTS_DIR``: (re)write the report of a results folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from landscape.report.build import write_report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="landscape report", description="Write report.html, CSVs and figures for a study."
+    )
+    parser.add_argument("results_dir", help="a results/<study>/ folder")
+    parser.add_argument(
+        "--expected-runs",
+        type=int,
+        default=None,
+        help="how many runs the study will have in all (for partial reports)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        path = write_report(args.results_dir, expected_runs=args.expected_runs)
+    except FileNotFoundError as err:
+        print(f"landscape report: {err}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""write_report: results/<study>/ -> runs.csv, evals.csv, leaderboard.csv, figures/*.png and a
+self-contained report.html (images embedded, no external scripts or styles)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from landscape.analysis import DRAWS, FINISHED, Results, load_results
+from landscape.report.analyse import ProtocolAnalysis, analyse
+from landscape.report.sections import SETTINGS_PER_VARIANT, protocol_block
+from landscape.report.tables import Column, table_html, write_csvs
+
+TEMPLATE = "template.html.j2"
+TARGET_KEYS = ["dataset", "architecture", "loss", "normalization", "penalty"]
+
+
+def write_report(
+    results_dir: str | Path,
+    *,
+    expected_runs: int | None = None,
+    targets: pd.DataFrame | None = None,
+    draws: int = DRAWS,
+) -> Path:
+    """Read ``results_dir``, write the report files into it and return report.html's path.
+
+    ``expected_runs``: how many runs the study will have in all, so a partial report can say
+    how many are still to come. ``targets``: published scores (columns dataset, architecture,
+    loss, normalization, penalty, published_fid) to show beside ours."""
+    if targets is not None:
+        check_targets(targets)
+    results = load_results(results_dir)
+    return publish(
+        results, analyse(results, draws=draws), expected_runs=expected_runs, targets=targets
+    )
+
+
+def publish(
+    results: Results,
+    analyses: list[ProtocolAnalysis],
+    *,
+    expected_runs: int | None = None,
+    targets: pd.DataFrame | None = None,
+) -> Path:
+    """Write the CSVs, figures and report.html for already computed analyses."""
+    root = results.root
+    boards = [pa.board.drop(columns="variant") for pa in analyses if not pa.board.empty]
+    write_csvs(results, pd.concat(boards, ignore_index=True) if boards else pd.DataFrame(), root)
+    fig_dir = root / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    old = set(fig_dir.glob("*.png"))
+    hyper = list(results.hyper_columns)
+    blocks = [protocol_block(pa, fig_dir, hyper) for pa in analyses]
+    for stale in old - _written(blocks, root):  # figures of an earlier report, now gone
+        stale.unlink(missing_ok=True)
+    page = render(page_context(results, analyses, blocks, expected_runs, targets))
+    path = root / "report.html"
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(page, encoding="utf-8")
+    temp.replace(path)
+    return path
+
+
+def _written(blocks: list[dict[str, Any]], root: Path) -> set[Path]:
+    figures = [f for b in blocks for f in [*b["top5"], *b["budget"], b["curves"]] if f]
+    return {root / f["file"] for f in figures}
+
+
+def render(context: dict[str, Any]) -> str:
+    """The report page from its context (see page_context)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template(TEMPLATE).render(**context)
+
+
+def page_context(
+    results: Results,
+    analyses: list[ProtocolAnalysis],
+    blocks: list[dict[str, Any]],
+    expected_runs: int | None,
+    targets: pd.DataFrame | None,
+) -> dict[str, Any]:
+    runs = results.runs
+    done = int(runs["status"].isin(FINISHED).sum()) if len(runs) else 0
+    unfinished = len(runs) - done
+    to_come = max(expected_runs - done, 0) if expected_runs is not None else unfinished
+    return {
+        "study": results.study,
+        "generated": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "total": len(runs),
+        "finished": done,
+        "to_come": to_come,
+        "expected_runs": expected_runs,
+        "blocks": blocks,
+        "published": published_table(analyses, targets) if targets is not None else None,
+        "study_yaml": results.study_yaml,
+        "problems": results.problems,
+        "versions": versions(),
+        "settings_per_variant": SETTINGS_PER_VARIANT,
+    }
+
+
+def published_table(analyses: list[ProtocolAnalysis], targets: pd.DataFrame) -> Any:
+    """Published FIDs beside our best run and best setting (median over seeds), per variant."""
+    check_targets(targets)
+    ours = [pa.summary for pa in analyses if not pa.summary.empty]
+    ours_frame = pd.concat(ours, ignore_index=True) if ours else pd.DataFrame(columns=TARGET_KEYS)
+    keys = [k for k in TARGET_KEYS if k in ours_frame]
+    merged = targets.merge(ours_frame, on=keys, how="left")
+    merged["delta"] = merged["best_run_fid"] - merged["published_fid"]
+    columns = [
+        *[Column(k, k) for k in TARGET_KEYS],
+        Column("published_fid", "published FID", "fid"),
+        Column("best_run_fid", "our best run", "fid"),
+        Column("fid_median", "our best setting (median)", "fid"),
+        Column("delta", "best run − published", "fid"),
+        Column("n_runs", "runs", "int"),
+        Column("protocol", "protocol"),
+    ]
+    return table_html(merged, columns, table_id="published-table")
+
+
+def check_targets(targets: pd.DataFrame) -> None:
+    missing = [c for c in [*TARGET_KEYS, "published_fid"] if c not in targets]
+    if missing:
+        raise ValueError(f"targets lack columns {missing}; need {TARGET_KEYS + ['published_fid']}")
+
+
+def versions() -> str:
+    """The report's own library versions."""
+    names = ["landscape", "numpy", "pandas", "matplotlib", "jinja2"]
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)

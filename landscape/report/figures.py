@@ -1,0 +1,120 @@
+"""The report's figures, drawn with matplotlib's object API (no pyplot state) into PNG bytes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+DPI = 100
+MAX_BOXES = 20  # more boxes than this are unreadable: the best ones are drawn
+MAX_LINES = 8
+
+
+def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def top5_figure(top: pd.DataFrame, column: str, title: str) -> bytes:
+    """Box plots of the top-5% runs' FID, one box per value of ``column``, best median first.
+    Diverged or failed runs in the selection (counted +inf) are named under their box."""
+    groups = {v: g["effective"].to_numpy(float) for v, g in top.groupby(column, sort=False)}
+    order = sorted(groups, key=lambda v: (_median(groups[v]), str(v)))[:MAX_BOXES]
+    fig = Figure(figsize=(max(4.0, 0.9 * len(order) + 1.5), 3.6), layout="constrained")
+    ax = fig.subplots()
+    finite = [groups[v][np.isfinite(groups[v])] for v in order]
+    ax.boxplot([f if f.size else [np.nan] for f in finite], widths=0.6, showfliers=False)
+    rng = np.random.default_rng(0)
+    for i, values in enumerate(finite, 1):
+        ax.plot(i + rng.uniform(-0.15, 0.15, values.size), values, "o", ms=3, alpha=0.6, c="C0")
+    labels = []
+    for v in order:
+        bad = int(np.sum(~np.isfinite(groups[v])))
+        labels.append(f"{v}\nn={groups[v].size}" + (f", {bad} div./failed" if bad else ""))
+    ax.set_xticks(
+        range(1, len(order) + 1),
+        labels,
+        rotation=30 if len(order) > 6 else 0,
+        ha="right" if len(order) > 6 else "center",
+        fontsize=8,
+    )
+    shown = "" if len(groups) <= MAX_BOXES else f" (best {MAX_BOXES} of {len(groups)})"
+    ax.set_title(title + shown, fontsize=10)
+    ax.set_ylabel("FID of the best 5% of runs (lower is better)", fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return png(fig)
+
+
+def budget_figure(curves: pd.DataFrame, title: str) -> bytes:
+    """Expected best FID after k settings, one line (mean over draws) and band (quartiles)
+    per value; a dotted line marks where the fixed grid ends and search proposals begin."""
+    finals = curves.groupby("value", sort=False)["mean"].last().sort_values()
+    shown = list(finals.index[:MAX_LINES])
+    fig = Figure(figsize=(8.4, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for i, value in enumerate(shown):
+        c = curves[curves["value"] == value]
+        colour = f"C{i % 10}"
+        mean = c["mean"].replace(np.inf, np.nan)
+        infinite = c["k"][~np.isfinite(c["mean"])]
+        label = str(value) + (f" (mean ∞ for k ≤ {infinite.max()})" if len(infinite) else "")
+        ax.plot(c["k"], mean, c=colour, label=label, lw=1.6)
+        low, high = c["low"].replace(np.inf, np.nan), c["high"].replace(np.inf, np.nan)
+        ax.fill_between(c["k"], low, high, color=colour, alpha=0.15, lw=0)
+        n_grid = int(c["n_grid"].iloc[0])
+        if 0 < n_grid < len(c):
+            ax.axvline(n_grid + 0.5, c=colour, ls=":", lw=1)
+    more = "" if len(finals) <= MAX_LINES else f" (best {MAX_LINES} of {len(finals)})"
+    ax.set_title(title + more, fontsize=10)
+    ax.set_xlabel("settings trained, k (grid first, then search; dotted: search starts)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("expected best FID")
+    ax.grid(alpha=0.3)
+    fig.legend(fontsize=8, loc="outside right upper")
+    return png(fig)
+
+
+def curves_figure(curves: pd.DataFrame, labels: Mapping[str, str], title: str) -> bytes:
+    """FID and IS against the training step for the given settings: median over seeds, with
+    the range over seeds as a band."""
+    panels = [("fid", "FID (log scale)"), ("is_mean", "Inception score")]
+    panels = [p for p in panels if f"{p[0]}_median" in curves]
+    fig = Figure(figsize=(12.5, 3.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, (metric, name) in zip(axes, panels, strict=True):
+        for i, (setting, label) in enumerate(labels.items()):
+            c = curves[curves["setting"] == setting]
+            colour = f"C{i % 10}"
+            ax.plot(c["step"], c[f"{metric}_median"], c=colour, label=label, lw=1.5)
+            ax.fill_between(
+                c["step"], c[f"{metric}_min"], c[f"{metric}_max"], color=colour, alpha=0.15, lw=0
+            )
+        ax.set_xlabel("discriminator step")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        if metric == "fid" and (curves["fid_median"] > 0).any():
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(FuncFormatter(_log_label))
+            ax.yaxis.set_minor_formatter(FuncFormatter(_log_label))
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="outside right upper")
+    fig.suptitle(title, fontsize=10)
+    return png(fig)
+
+
+def _median(values: np.ndarray) -> float:
+    return float(np.median(values)) if values.size else np.inf
+
+
+def _log_label(value: float, _position: int) -> str:
+    """Plain numbers on a log axis, only at 1, 2, 3 and 5 times a power of ten."""
+    if value <= 0:
+        return ""
+    mantissa = round(value / 10 ** np.floor(np.log10(value)), 6)
+    return f"{value:g}" if mantissa in (1, 2, 3, 5) else ""
