@@ -5,9 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from landscape.commands import smoke, train
+from landscape.commands import plan, prepare_stats, report, run, smoke, status, train, worker
 
-COMMANDS = {"train": train, "smoke": smoke}
+COMMANDS = {
+    "run": run,
+    "worker": worker,
+    "plan": plan,
+    "status": status,
+    "report": report,
+    "train": train,
+    "prepare-stats": prepare_stats,
+    "smoke": smoke,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

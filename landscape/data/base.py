@@ -48,6 +48,22 @@ class ImageData:
         return self.images.shape[-1]
 
 
+def image_size(size: int):
+    """Declare the side of the square images a data set yields (checked before a study runs)."""
+
+    def declare(builder):
+        builder.image_size = size
+        return builder
+
+    return declare
+
+
+def resolution_of(name: str, options: dict | None = None) -> int | None:
+    """The image size of data set ``name`` with ``options``, when known without loading it."""
+    builder = DATASETS[name]
+    return (options or {}).get("resolution", getattr(builder, "image_size", None))
+
+
 def default_root() -> Path:
     """Where data sets live unless told otherwise: $LANDSCAPE_DATA or ~/.cache/landscape/data."""
     return Path(os.environ.get("LANDSCAPE_DATA", Path.home() / ".cache" / "landscape" / "data"))

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from landscape.data.base import DATASETS, ImageData
+from landscape.data.base import DATASETS, ImageData, image_size
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 
@@ -58,6 +58,7 @@ def split_files(files: list[Path], split: str, test_fraction: float) -> list[Pat
 
 
 @DATASETS.register("celeba_hq_128")
+@image_size(128)
 def celeba_hq_128(root: Path, split: str, *, download: bool = False) -> ImageData:
     """CelebA-HQ at 128x128 (Karras et al. 2018): 30,000 faces, the last 3,000 (10%) in file
     order are the test split (compare_gan: shards 0-89 train, 90-99 test; PAPER.md 5)."""
@@ -71,6 +72,7 @@ def celeba_hq_128(root: Path, split: str, *, download: bool = False) -> ImageDat
 
 
 @DATASETS.register("lsun_bedroom")
+@image_size(128)
 def lsun_bedroom(root: Path, split: str, *, download: bool = False) -> ImageData:
     """LSUN-Bedroom: the central 128x128 crop of each image at its native resolution, no
     downscaling (compare_gan's ``resize_image_with_crop_or_pad(128)``, PAPER.md 5 and pitfall
@@ -85,6 +87,7 @@ def lsun_bedroom(root: Path, split: str, *, download: bool = False) -> ImageData
 
 
 @DATASETS.register("image_folder")
+@image_size(32)
 def image_folder(
     root: Path,
     split: str,

@@ -1,0 +1,49 @@
+"""Run a study: queue its runs, start N workers, show progress, write the report at the end.
+
+Re-running a study trains only what is not done yet; an interrupted run resumes from its last
+checkpoint. Send SIGUSR1 to this process to write the report of a partly finished study.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from landscape.study import load_study, run_study
+
+HELP = "run a study file with N parallel workers and write its report"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("study", type=Path, help="the study file (YAML)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (one per GPU when GPUs are present)",
+    )
+    parser.add_argument(
+        "--storage",
+        help="Optuna storage URL (default: a journal file in the "
+        "study's results folder); e.g. postgresql://...",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=Path("results"),
+        help="root of the results folders (default: results/)",
+    )
+    parser.add_argument("--no-report", action="store_true", help="do not write the report")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    counts = run_study(
+        load_study(args.study),
+        workers=args.workers,
+        storage=args.storage,
+        results_root=args.results,
+        report=not args.no_report,
+    )
+    return 1 if counts.get("failed") else 0

@@ -1,0 +1,53 @@
+"""Join a study as one worker: take runs from its queue until none is left.
+
+Start any number of these, on any machines that reach the storage (e.g. PostgreSQL), each
+with its own GPU: ``CUDA_VISIBLE_DEVICES=0 landscape worker study.yaml --storage URL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from landscape.study import Worker, load_study, results_dir
+from landscape.study.queue import default_storage
+
+HELP = "take runs from a study's queue and train them"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("study", type=Path, help="the study file (YAML)")
+    parser.add_argument("--storage", help="Optuna storage URL (default: the study's journal)")
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--device", help="cuda, cuda:1 or cpu (default: CUDA when present)")
+    parser.add_argument("--max-runs", type=int, help="stop after this many runs")
+    parser.add_argument(
+        "--max-retries",
+        type=int,
+        default=2,
+        help="retries of a run that raises before it is recorded as failed",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    threads = os.environ.get("LANDSCAPE_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    study = load_study(args.study)
+    results = results_dir(study, args.results)
+    storage = args.storage or default_storage(results)
+    worker = Worker(
+        study,
+        results,
+        storage,
+        device=args.device,
+        max_retries=args.max_retries,
+        progress=sys.stderr.isatty(),
+    )
+    taken = worker.run(args.max_runs)
+    print(f"worker {os.getpid()}: {taken} run(s) taken", file=sys.stderr)
+    return 0

@@ -1,0 +1,209 @@
+"""Study files: inheritance, plugins, the grid, the paper's settings, and 15+ kinds of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from landscape import LOSSES
+from landscape.study import StudyError, expected_runs, grid_runs, load_study, search_cells
+from landscape.study.plan import cells, search_space
+from landscape.study.settings import PAPER_TABLE1
+
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
+
+VALID = {
+    "name": "t",
+    "dataset": "digits",
+    "budget": {"steps": 10, "eval_every": 5, "batch_size": 8},
+    "model": {"width": 0.0625, "z_dim": 16},
+    "grid": {
+        "loss": ["ns", "wgan"],
+        "penalty": ["none", "gp"],
+        "normalization": ["sn"],
+        "architecture": ["sndcgan"],
+    },
+    "hyperparameters": [{"lr": 1e-3, "n_disc": 1, "penalty_weight": 1}],
+    "seeds": [0, 1],
+}
+
+
+def write(tmp_path: Path, data: dict, name: str = "study.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_the_quickstart_is_valid_and_its_size_is_known():
+    study = load_study(STUDIES / "quickstart.yaml")
+    assert len(cells(study)) == 3 * 2 * 2
+    assert len(grid_runs(study)) == 12 * 2 and expected_runs(study) == 24 + 6
+
+
+def test_grid_is_cells_x_settings_x_seeds_and_lambda_is_dropped_without_a_penalty(tmp_path):
+    study = load_study(
+        write(
+            tmp_path,
+            {
+                **VALID,
+                "hyperparameters": [
+                    {"lr": 1e-3, "penalty_weight": 1},
+                    {"lr": 1e-3, "penalty_weight": 10},
+                ],
+            },
+        )
+    )
+    runs = grid_runs(study)
+    # none-penalty cells: lambda is unused, so the two settings are one run per seed
+    assert len(runs) == 2 * 2 * 1 + 2 * 2 * 2
+    assert {r.penalty_weight for r in runs if r.penalty == "none"} == {0.0}
+    assert {r.penalty_weight for r in runs if r.penalty == "gp"} == {1.0, 10.0}
+    assert len({r.run_id for r in runs}) == len(runs)
+    assert all(r.origin.startswith("grid:hp-0") for r in runs)
+
+
+def test_paper_table1_is_the_24_settings_of_PAPER_md():
+    assert len(PAPER_TABLE1) == 24
+    assert {s["lr"] for s in PAPER_TABLE1} == {2e-4, 1e-4, 1e-3}
+    assert {s["penalty_weight"] for s in PAPER_TABLE1} == {1.0, 10.0}
+    assert {(s["beta1"], s["beta2"], s["n_disc"]) for s in PAPER_TABLE1} == {
+        (0.5, 0.9, 5),
+        (0.5, 0.999, 1),
+        (0.5, 0.999, 5),
+        (0.9, 0.999, 5),
+    }
+
+
+def test_mapping_of_lists_is_a_product_and_exclude_rules_remove_cells(tmp_path):
+    study = load_study(
+        write(
+            tmp_path,
+            {
+                **VALID,
+                "hyperparameters": {"lr": [1e-4, 1e-3], "n_disc": [1, 5]},
+                "exclude": [{"loss": "wgan", "penalty": "none"}],
+            },
+        )
+    )
+    assert len(study.settings) == 4
+    assert ("wgan", "none") not in {(c.loss, c.penalty) for c in cells(study)}
+    assert len(cells(study)) == 3
+
+
+def test_base_inheritance_merges_sections_and_the_child_names_itself(tmp_path):
+    write(tmp_path, VALID, "base.yaml")
+    child = write(
+        tmp_path,
+        {"base": "base.yaml", "grid": {"loss": ["hinge"]}, "budget": {"steps": 20}},
+        "child.yaml",
+    )
+    study = load_study(child)
+    assert study.name == "child" and study.grid["loss"] == ("hinge",)
+    assert study.grid["penalty"] == ("none", "gp") and study.steps == 20
+    assert study.eval_every == 5  # merged, not replaced
+
+
+def test_plugins_register_variants_before_names_are_checked(tmp_path):
+    (tmp_path / "my_loss.py").write_text(
+        "from landscape import LOSSES, LossPair\n"
+        "@LOSSES.register('study_test_loss')\n"
+        "def f(real, fake):\n    return LossPair(d=fake.mean() - real.mean(), g=-fake.mean())\n"
+    )
+    try:
+        study = load_study(
+            write(
+                tmp_path,
+                {
+                    **VALID,
+                    "plugins": ["my_loss.py"],
+                    "grid": {**VALID["grid"], "loss": ["study_test_loss"]},
+                },
+            )
+        )
+        assert study.grid["loss"] == ("study_test_loss",)
+    finally:
+        LOSSES._entries.pop("study_test_loss", None)
+
+
+def test_search_cells_and_the_paper_ranges(tmp_path):
+    study = load_study(write(tmp_path, {**VALID, "search": {"trials": 3}}))
+    assert len(search_cells(study)) == 4 * 2  # per cell x n_disc in {1, 5}
+    space = search_space(study, next(sc for sc in search_cells(study) if sc.cell.penalty == "gp"))
+    assert (space["lr"].low, space["lr"].high, space["lr"].log) == (1e-5, 1e-2, True)
+    assert (space["penalty_weight"].low, space["penalty_weight"].high) == (0.1, 100.0)
+    assert 0 <= space["beta2"].low and space["beta2"].high < 1
+    assert expected_runs(study) == len(grid_runs(study)) + 8 * 3
+
+
+BAD = [
+    ({"colour": "red"}, "colour: unknown key; valid keys:"),
+    ({"dataset": None}, "dataset: unknown data set None; choose from:"),
+    ({"dataset": "cifar11"}, "dataset: unknown data set 'cifar11'; choose from: .*cifar10"),
+    (
+        {"grid": {**VALID["grid"], "loss": ["hing"]}},
+        "grid.loss: unknown loss 'hing'; choose from: hinge",
+    ),
+    ({"grid": {**VALID["grid"], "loss": []}}, "grid.loss: empty axis"),
+    ({"grid": {**VALID["grid"], "colour": ["x"]}}, "grid.colour: unknown key"),
+    ({"grid": {**VALID["grid"], "normalization": ["sn", "sn"]}}, "lists a variant twice"),
+    (
+        {"grid": {**VALID["grid"], "architecture": ["resnet19"]}},
+        "'resnet19' does not support digits's 32x32 images; it supports: 128",
+    ),
+    ({"hyperparameters": "paper_table2"}, "unknown named set 'paper_table2'; choose from"),
+    ({"hyperparameters": [{"lr": -1}]}, r"hyperparameters\[0\].lr: must be >= 0"),
+    (
+        {"hyperparameters": [{"learning_rate": 1e-3}]},
+        r"hyperparameters\[0\].learning_rate: unknown key",
+    ),
+    ({"hyperparameters": [{"beta2": 1.0}]}, "beta2: out of range"),
+    ({"hyperparameters": [{"n_disc": 1.5}]}, "n_disc: expected an integer"),
+    ({"seeds": []}, "seeds: expected a non-empty list"),
+    ({"seeds": [1, 1]}, "seeds: lists a seed twice"),
+    ({"budget": {"steps": 0}}, "budget.steps: must be >= 1"),
+    ({"budget": {"steps": "many"}}, "budget.steps: expected an integer, got 'many'"),
+    ({"model": {"precision": "fp8"}}, "model.precision: unknown precision 'fp8'; choose from: bf16, fp32"),
+    ({"exclude": [{"loss": "nope"}]}, r"exclude\[0\].loss: unknown loss 'nope'"),
+    ({"exclude": [{}]}, "an empty rule would exclude every run"),
+    ({"search": {"sampler": "cmaes"}}, "search.sampler: unknown sampler 'cmaes'; choose from: gp"),
+    (
+        {"search": {"ranges": {"lr": [1e-2, 1e-5, "log"]}}},
+        r"search.ranges.lr: low must not exceed high, got \[0.01, 1e-05\]",
+    ),
+    ({"search": {"ranges": {"beta1": [-1, 1, "log"]}}}, "a log-scale range needs low > 0"),
+    ({"search": {"ranges": {"momentum": [0, 1]}}}, "search.ranges.momentum: unknown key"),
+    ({"search": {"trials": 0}}, "search.trials: must be >= 1"),
+    ({"search": {"scope": "galaxy"}}, "search.scope: unknown scope 'galaxy'"),
+    ({"variant_options": {"loss": {"hing": {"m": 1}}}}, "variant_options.loss.hing: unknown"),
+    ({"plugins": ["missing.py"]}, r"plugins\[0\]: file not found"),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD, ids=[m[:40] for _, m in BAD])
+def test_bad_study_files_give_one_clear_message(tmp_path, change, message):
+    path = write(tmp_path, {**VALID, **change})
+    with pytest.raises(StudyError, match=message) as info:
+        load_study(path)
+    assert str(path) in str(info.value)  # the message names the file
+
+
+def test_missing_grid_and_dataset_and_file_errors(tmp_path):
+    no_grid = {k: v for k, v in VALID.items() if k != "grid"}
+    with pytest.raises(StudyError, match="grid: missing"):
+        load_study(write(tmp_path, no_grid))
+    with pytest.raises(StudyError, match="dataset: missing; choose from"):
+        load_study(write(tmp_path, {k: v for k, v in VALID.items() if k != "dataset"}))
+    with pytest.raises(StudyError, match="study file not found"):
+        load_study(tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("grid: [unclosed")
+    with pytest.raises(StudyError, match="not valid YAML"):
+        load_study(tmp_path / "bad.yaml")
+
+
+def test_inheritance_cycles_are_reported(tmp_path):
+    write(tmp_path, {**VALID, "base": "b.yaml"}, "a.yaml")
+    write(tmp_path, {"base": "a.yaml"}, "b.yaml")
+    with pytest.raises(StudyError, match="inheritance cycle: a.yaml -> b.yaml -> a.yaml"):
+        load_study(tmp_path / "a.yaml")
