@@ -1,0 +1,213 @@
+"""Running studies: parallel workers, exactly-once training, SIGKILL recovery, reruns,
+retries, the GP search, and (where a server can be started) PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import torch
+import yaml
+
+from landscape.study import Worker, load_study, run_study
+from landscape.study.queue import Queue, default_storage
+
+TINY = {
+    "name": "tiny",
+    "dataset": "digits",
+    "evaluation": {"samples": 50},
+    "budget": {"steps": 6, "eval_every": 3, "batch_size": 8, "checkpoint_every": 2},
+    "model": {"width": 0.03125, "z_dim": 8},
+    "grid": {
+        "loss": ["ns", "hinge"],
+        "penalty": ["none"],
+        "normalization": ["sn"],
+        "architecture": ["sndcgan"],
+    },
+    "hyperparameters": [{"lr": 1e-3, "n_disc": 1}],
+    "seeds": [0, 1],
+}
+
+
+def write_study(tmp_path: Path, data: dict, name: str = "tiny.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def trials(results: Path, study_name: str) -> list[optuna.trial.FrozenTrial]:
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(results / "optuna.journal"))
+    )
+    out = []
+    for name in optuna.get_all_study_names(storage):
+        if name == study_name or name.startswith(f"{study_name}:search:"):
+            out += optuna.load_study(study_name=name, storage=storage).trials
+    return [t for t in out if "void" not in t.user_attrs]
+
+
+def raw_steps(run: Path) -> list[int]:
+    return [json.loads(line)["step"] for line in (run / "train.jsonl").read_text().splitlines()]
+
+
+def cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "landscape.cli", *args], capture_output=True, text=True, **kwargs
+    )
+
+
+def test_two_workers_train_every_run_exactly_once(tmp_path):
+    path = write_study(tmp_path, TINY)
+    proc = cli(
+        "run", str(path), "--workers", "2", "--results", str(tmp_path / "results"), "--no-report"
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = tmp_path / "results" / "tiny"
+    done = trials(results, "tiny")
+    assert len(done) == 4 and all(t.state.name == "COMPLETE" for t in done)
+    assert Counter(t.user_attrs["run_id"] for t in done).most_common(1)[0][1] == 1
+    assert {t.user_attrs["worker"].rsplit(":", 1)[1] for t in done}.__len__() == 2
+    for t in done:
+        run = results / "runs" / t.user_attrs["run_id"]
+        assert raw_steps(run) == [1, 2, 3, 4, 5, 6]  # trained once, never restarted
+        assert json.loads((run / "status.json").read_text())["status"] == "ok"
+        assert t.value == min(e["fid"] for e in map(json.loads, (run / "evals.jsonl").open()))
+        assert sorted(t.intermediate_values) == [0, 3, 6]
+    assert (results / "study.yaml").read_bytes() == path.read_bytes()
+
+
+def test_rerun_trains_nothing_and_a_new_loss_trains_only_its_cells(tmp_path):
+    path = write_study(tmp_path, TINY)
+    run_study(load_study(path), workers=1, results_root=tmp_path, report=False)
+    runs = tmp_path / "tiny" / "runs"
+    before = {
+        p.name: (p / "checkpoint.pt").stat().st_mtime_ns
+        for p in runs.iterdir()
+        if p.name != ".locks"
+    }
+    counts = run_study(load_study(path), workers=1, results_root=tmp_path, report=False)
+    assert counts == {"done": 4}
+    after = {
+        p.name: (p / "checkpoint.pt").stat().st_mtime_ns
+        for p in runs.iterdir()
+        if p.name != ".locks"
+    }
+    assert after == before
+    bigger = {**TINY, "grid": {**TINY["grid"], "loss": ["ns", "hinge", "wgan"]}}
+    run_study(
+        load_study(write_study(tmp_path, bigger)), workers=1, results_root=tmp_path, report=False
+    )
+    new = {p.name for p in runs.iterdir()} - set(before) - {".locks"}
+    assert len(new) == 2  # the wgan cell's two seeds, nothing else
+    assert all(json.loads((runs / n / "config.json").read_text())["loss"] == "wgan" for n in new)
+    assert {n: after[n] for n in before} == before
+    # the changed study file is kept beside the first, not written over it
+    assert (tmp_path / "tiny" / "study.yaml").read_bytes() == path.read_bytes()
+    assert len(list((tmp_path / "tiny").glob("study.*.yaml"))) == 1
+
+
+def test_a_worker_killed_with_sigkill_loses_nothing(tmp_path):
+    data = {**TINY, "budget": {**TINY["budget"], "steps": 40, "eval_every": 20}}
+    path = write_study(tmp_path, data)
+    study = load_study(path)
+    results = tmp_path / "tiny"
+    from landscape.study.plan import grid_runs
+
+    Queue(study, default_storage(results), results).add_grid(grid_runs(study))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "landscape.cli", "worker", str(path), "--results", str(tmp_path)],
+        stderr=subprocess.DEVNULL,
+    )
+    victim = None
+    deadline = time.monotonic() + 120
+    while victim is None and time.monotonic() < deadline:
+        for ckpt in (results / "runs").glob("*/checkpoint.pt"):
+            status = json.loads((ckpt.parent / "status.json").read_text())
+            if status["status"] == "running" and ckpt.stat().st_size:
+                steps = raw_steps(ckpt.parent)
+                if steps and 4 < steps[-1] < 30:
+                    victim = ckpt.parent
+        time.sleep(0.05)
+    assert victim is not None, "no run reached a checkpoint in time"
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    killed_at = raw_steps(victim)[-1]
+    resumed_from = torch.load(victim / "checkpoint.pt", weights_only=False)["step"]
+    counts = run_study(study, workers=1, results_root=tmp_path, report=False)
+    assert counts == {"done": 4}
+    done = trials(results, "tiny")
+    assert sorted(Counter(t.user_attrs["run_id"] for t in done).values()) == [1, 1, 1, 1]
+    steps = raw_steps(victim)
+    assert steps.count(1) == 1, "the interrupted run restarted from scratch"
+    assert set(steps) == set(range(1, 41)) and steps[-1] == 40
+    # the steps logged after the checkpoint, before the kill, were trained again on resume
+    assert steps.count(resumed_from + 1) == (2 if killed_at > resumed_from else 1)
+
+
+def test_a_run_that_raises_is_retried_then_recorded_as_failed(tmp_path):
+    (tmp_path / "boom.py").write_text(
+        "from landscape import LOSSES\n"
+        "@LOSSES.register('boom_loss')\n"
+        "def boom(real, fake):\n    raise RuntimeError('boom at the first step')\n"
+    )
+    data = {
+        **TINY,
+        "plugins": ["boom.py"],
+        "grid": {**TINY["grid"], "loss": ["ns", "boom_loss"]},
+        "seeds": [0],
+    }
+    try:
+        study = load_study(write_study(tmp_path, data))
+        results = tmp_path / "tiny"
+        from landscape.study.plan import grid_runs
+
+        Queue(study, default_storage(results), results).add_grid(grid_runs(study))
+        taken = Worker(study, results, default_storage(results), max_retries=2).run()
+        assert taken == 1 + 3  # the good run, and the bad one three times
+        final = {t.user_attrs["loss"]: t for t in trials(results, "tiny")}
+        assert final["ns"].state.name == "COMPLETE"
+        assert final["boom_loss"].state.name == "FAIL"
+        assert "boom at the first step" in final["boom_loss"].user_attrs["error"]
+        run = results / "runs" / final["boom_loss"].user_attrs["run_id"]
+        status = json.loads((run / "status.json").read_text())
+        assert status["status"] == "failed" and "boom" in status["error"]
+    finally:
+        from landscape import LOSSES
+
+        LOSSES._entries.pop("boom_loss", None)
+
+
+def test_gp_search_runs_its_trials_inside_the_declared_ranges(tmp_path):
+    data = {
+        **TINY,
+        "grid": {**TINY["grid"], "loss": ["ns"], "penalty": ["gp"]},
+        "seeds": [0],
+        "search": {
+            "sampler": "gp",
+            "trials": 4,
+            "n_disc": [1],
+            "ranges": {
+                "lr": [1e-4, 3e-3, "log"],
+                "beta1": [0.1, 0.6],
+                "penalty_weight": {"gp": [0.5, 5, "log"]},
+            },
+        },
+    }
+    study = load_study(write_study(tmp_path, data))
+    counts = run_study(study, workers=1, results_root=tmp_path, report=False)
+    assert counts == {"done": 1 + 4}
+    searched = [t for t in trials(tmp_path / "tiny", "tiny") if "search" in t.user_attrs["origin"]]
+    assert len(searched) == 4 and all(t.state.name == "COMPLETE" for t in searched)
+    for t in searched:
+        assert 1e-4 <= t.params["lr"] <= 3e-3 and 0.1 <= t.params["beta1"] <= 0.6
+        assert 0.5 <= t.params["penalty_weight"] <= 5
+        spec = json.loads(t.user_attrs["spec"])
+        assert spec["lr"] == t.params["lr"] and spec["n_disc"] == 1
+    assert len({t.params["lr"] for t in searched}) == 4
