@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=1,
-        help="worker processes (one per GPU when GPUs are present)",
+        help="worker processes (one per GPU when GPUs are present); 0 only queues the runs "
+        "for workers started elsewhere with `landscape worker`",
     )
     parser.add_argument(
         "--storage",
@@ -37,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if args.workers < 0:
+        raise ValueError(f"--workers must be >= 0 (0: only queue the runs), got {args.workers}")
     counts = run_study(
         load_study(args.study),
         workers=args.workers,

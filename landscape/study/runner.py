@@ -90,6 +90,8 @@ def run_study(
         f"known); {workers} worker(s); results in {results}",
         flush=True,
     )
+    if workers == 0:
+        return dict(queue.counts())
     procs = [
         subprocess.Popen(
             worker_command(study, storage, Path(results_root)), env=worker_env(i, workers)
