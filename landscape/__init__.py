@@ -1,30 +1,39 @@
-"""landscape: a reproducible benchmark of the GAN design space (Kurach et al. 2019)."""
+"""landscape: a reproducible benchmark of the GAN design space (Kurach et al. 2019).
 
-from landscape.plugins import load_plugin
-from landscape.registry import Registry, UnknownNameError
-from landscape.variants import (
-    ARCHITECTURES,
-    LOSSES,
-    NORMALIZATIONS,
-    PENALTIES,
-    GanPair,
-    Generator,
-    LossPair,
-    Normalization,
-)
+The registries and variant types are loaded on first use, so that ``landscape.report`` and
+``landscape.analysis`` (which never need torch) start without importing it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ARCHITECTURES",
-    "LOSSES",
-    "NORMALIZATIONS",
-    "PENALTIES",
-    "GanPair",
-    "Generator",
-    "LossPair",
-    "Normalization",
-    "Registry",
-    "UnknownNameError",
-    "load_plugin",
-]
+_PUBLIC = {
+    "ARCHITECTURES": "landscape.variants",
+    "LOSSES": "landscape.variants",
+    "NORMALIZATIONS": "landscape.variants",
+    "PENALTIES": "landscape.variants",
+    "DATASETS": "landscape.data",
+    "GanPair": "landscape.variants",
+    "Generator": "landscape.variants",
+    "LossPair": "landscape.variants",
+    "Normalization": "landscape.variants",
+    "Registry": "landscape.registry",
+    "UnknownNameError": "landscape.registry",
+    "load_plugin": "landscape.plugins",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'landscape' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
