@@ -1,5 +1,5 @@
-"""Shared fixtures: a fixed seed for every test, tiny model widths, registry isolation and
-hand-made discriminators whose input gradients are known in closed form."""
+"""Shared fixtures: a fixed seed for every test, one-thread runs for tiny models, registry
+isolation, and hand-made discriminators whose input gradients are known in closed form."""
 
 from __future__ import annotations
 
@@ -11,15 +11,29 @@ from torch import Tensor, nn
 
 from landscape import ARCHITECTURES, LOSSES, NORMALIZATIONS, PENALTIES, plugins
 
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
 
 
 @pytest.fixture
+def one_thread():
+    """Tiny models run faster on one thread than on two, and far faster when another process
+    shares the (2-core) machine, where OpenMP threads spin waiting for each other. Scoped per
+    test (``pytestmark = pytest.mark.usefixtures("one_thread")``), and undone afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def restore_registries():
     """Undo every registration (and plugin import) a test makes, so tests stay independent."""
-    registries = (LOSSES, PENALTIES, NORMALIZATIONS, ARCHITECTURES)
+    from landscape import DATASETS  # here, not at the top: it imports torchvision (slow)
+
+    registries = (LOSSES, PENALTIES, NORMALIZATIONS, ARCHITECTURES, DATASETS)
     saved = [dict(r._entries) for r in registries]
     loaded = dict(plugins._LOADED)
     modules = set(sys.modules)

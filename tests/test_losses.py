@@ -10,6 +10,8 @@ import torch
 
 from landscape import LOSSES, LossPair
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 REAL = np.array([2.0, -1.0, 0.5])
 FAKE = np.array([-0.3, 1.5, -2.0])
 B = len(REAL)

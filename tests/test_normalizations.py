@@ -12,10 +12,16 @@ from torch.nn.utils import parametrize
 from landscape import ARCHITECTURES, NORMALIZATIONS, Normalization
 from landscape.variants.architectures.layers import Conv2dSame, linear
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TINY = 1 / 32
 SMALL = 1 / 16
-ARCHS = {"sndcgan": (32, 8, 6), "dcgan": (32, 5, 3), "resnet_cifar": (32, 13, 8),
-         "resnet19": (128, 19, 12)}  # resolution, conv+linear layers, feature-norm layers
+ARCHS = {
+    "sndcgan": (32, 8, 6),
+    "dcgan": (32, 5, 3),
+    "resnet_cifar": (32, 13, 8),
+    "resnet19": (128, 19, 12),
+}  # resolution, conv+linear layers, feature-norm layers
 
 
 def build(arch: str, norm: str, width: float = TINY):
@@ -63,8 +69,9 @@ def test_sn_power_iteration_matches_numpy(rounds):
         out = layer(x)
     u, v, sigma = numpy_power_iteration(raw, u0, rounds)
     np.testing.assert_allclose(sn_of(layer).u.numpy(), u, rtol=1e-5, atol=1e-6)
-    expected = nn.functional.conv2d(x.double(), torch.from_numpy(raw / sigma), layer.bias.double(),
-                                    padding=1)
+    expected = nn.functional.conv2d(
+        x.double(), torch.from_numpy(raw / sigma), layer.bias.double(), padding=1
+    )
     torch.testing.assert_close(out.double(), expected, rtol=1e-5, atol=1e-6)
     assert sigma < np.linalg.svd(raw.reshape(5, -1), compute_uv=False)[0] + 1e-9
 
@@ -84,9 +91,10 @@ def test_sn_gradient_treats_u_and_v_as_constants():
 
 def test_sn_converges_to_unit_spectral_norm():
     D = build("sndcgan", "sn", SMALL).discriminator
-    x = torch.rand(4, 3, 32, 32)
-    for _ in range(50):
-        D(x)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():  # the power iteration does not need a graph
+        for _ in range(40):
+            D(x)
     D.eval()
     layers = sn_layers(D)
     assert len(layers) == 8
@@ -151,7 +159,9 @@ def test_sn_vector_moves_in_training_and_not_in_eval():
     assert torch.equal(first, again)
     D.train()
     D(x)
-    assert all(not torch.equal(a, sn_of(m).u) for a, m in zip(start, sn_layers(D), strict=True))
+    convs = [(a, m) for a, m in zip(start, sn_layers(D), strict=True) if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 4
+    assert all(not torch.equal(a, sn_of(m).u) for a, m in convs)
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHS))
@@ -195,12 +205,16 @@ def test_resnet_d_normalizes_the_raw_image_in_its_first_block():
 def test_ln_normalizes_each_sample_over_channels_and_space():
     layer = NORMALIZATIONS["ln"]().feature(6)
     assert layer.weight.shape == (6,) and layer.bias.shape == (6,)
-    x = torch.randn(4, 6, 5, 5) * torch.arange(1.0, 7.0)[:, None, None] + torch.arange(6.0)[:, None, None]
+    x = (
+        torch.randn(4, 6, 5, 5) * torch.arange(1.0, 7.0)[:, None, None]
+        + torch.arange(6.0)[:, None, None]
+    )
     y = layer(x).double()
     flat = y.flatten(1)
     torch.testing.assert_close(flat.mean(1), torch.zeros(4, dtype=torch.float64), atol=1e-5, rtol=0)
-    torch.testing.assert_close(flat.var(1, correction=0), torch.ones(4, dtype=torch.float64),
-                               atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        flat.var(1, correction=0), torch.ones(4, dtype=torch.float64), atol=1e-4, rtol=0
+    )
     assert y.mean(dim=(0, 2, 3)).abs().max() > 0.5  # not per channel, unlike batch norm
     ref = (x - x.mean(dim=(1, 2, 3), keepdim=True)) / torch.sqrt(
         x.var(dim=(1, 2, 3), correction=0, keepdim=True) + 1e-12
@@ -212,10 +226,12 @@ def test_bn_normalizes_each_channel_over_batch_and_space():
     layer = NORMALIZATIONS["bn"]().feature(3)
     x = torch.randn(8, 3, 4, 4) * 3 + 2
     y = layer(x).double()
-    torch.testing.assert_close(y.mean(dim=(0, 2, 3)), torch.zeros(3, dtype=torch.float64),
-                               atol=1e-5, rtol=0)
-    torch.testing.assert_close(y.var(dim=(0, 2, 3), correction=0),
-                               torch.ones(3, dtype=torch.float64), atol=1e-3, rtol=0)
+    torch.testing.assert_close(
+        y.mean(dim=(0, 2, 3)), torch.zeros(3, dtype=torch.float64), atol=1e-5, rtol=0
+    )
+    torch.testing.assert_close(
+        y.var(dim=(0, 2, 3), correction=0), torch.ones(3, dtype=torch.float64), atol=1e-3, rtol=0
+    )
     torch.testing.assert_close(layer.running_mean, 0.1 * x.mean(dim=(0, 2, 3)))
 
 

@@ -12,6 +12,8 @@ from torch.nn.utils import parametrize
 from landscape import ARCHITECTURES, NORMALIZATIONS, PENALTIES
 from landscape.variants.penalties import kernels
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TINY = 1 / 32  # width multiplier of the real architectures used here
 SHAPE = (3, 4, 4)  # C, H, W of the toy images
 EPS = 1e-4  # compare_gan's slope epsilon, inside the square root
@@ -223,8 +225,9 @@ def test_none_is_zero(linear_critic):
 
 @pytest.mark.parametrize("name", sorted(PENALTIES))
 def test_every_penalty_scales_linearly_with_its_weight(name):
-    D = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(SHAPE), 8), nn.Tanh(), nn.Linear(8, 1),
-                      nn.Flatten(0))
+    D = nn.Sequential(
+        nn.Flatten(), nn.Linear(math.prod(SHAPE), 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0)
+    )
     real, fake = batch(4)
     torch.manual_seed(5)
     one = PENALTIES[name](D, real, fake, weight=1.0)

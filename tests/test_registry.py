@@ -9,6 +9,7 @@ import pytest
 import landscape
 from landscape import (
     ARCHITECTURES,
+    DATASETS,
     LOSSES,
     NORMALIZATIONS,
     PENALTIES,
@@ -24,10 +25,10 @@ BUILTIN = [
     (NORMALIZATIONS, {"bn", "ln", "none", "sn"}),
     (ARCHITECTURES, {"dcgan", "resnet19", "resnet_cifar", "sndcgan"}),
 ]
-REGISTRIES = [registry for registry, _ in BUILTIN]
+REGISTRIES = [registry for registry, _ in BUILTIN] + [DATASETS]
 
 
-@pytest.mark.parametrize(("registry", "names"), BUILTIN, ids=[r.kind for r in REGISTRIES])
+@pytest.mark.parametrize(("registry", "names"), BUILTIN, ids=[r.kind for r, _ in BUILTIN])
 def test_builtin_names_are_registered(registry, names):
     assert names <= set(registry)
     assert list(registry) == sorted(registry)
