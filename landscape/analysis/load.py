@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from landscape.analysis.protocols import note_protocol, protocol_names
 from landscape.analysis.read import read_evals, read_json, run_folders, status_columns
 from landscape.analysis.scores import add_scores
 
@@ -64,18 +65,15 @@ def load_results(results_dir: str | Path) -> Results:
         configs.append(config)
         rows = read_evals(os.path.join(folder, "evals.jsonl"), problems)
         for row in rows:
-            protocol = row.pop("protocol", None)
-            if isinstance(protocol, dict):
-                protocols.setdefault(str(protocol.get("name", "unknown")), protocol)
-                protocol = protocol.get("name", "unknown")
-            row["protocol"] = None if protocol is None else str(protocol)
+            where = f"{folder}/evals.jsonl step {row.get('step')}"
+            row["protocol"] = note_protocol(row.pop("protocol", None), protocols, problems, where)
             row["run_id"] = run_id
         records.extend(rows)
     yaml_path = root / "study.yaml"
     study_yaml = yaml_path.read_text(errors="replace") if yaml_path.is_file() else None
     runs, config_columns = _runs_frame(configs)
     evals = _evals_frame(records)
-    runs["protocol"] = _protocol_names(runs, evals)
+    runs["protocol"] = protocol_names(runs, evals)
     of_run = runs.drop_duplicates("run_id").set_index("run_id")["protocol"]
     evals["protocol"] = evals["protocol"].fillna(evals["run_id"].map(of_run))
     if "protocol" not in config_columns:
@@ -98,16 +96,6 @@ def _runs_frame(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, tuple[str,
     for column in ("steps_trained", "wall_time", "diverged_at"):
         runs[column] = pd.to_numeric(runs[column], errors="coerce")
     return runs, config_columns
-
-
-def _protocol_names(runs: pd.DataFrame, evals: pd.DataFrame) -> pd.Series:
-    """The config's protocol name; else the one its evaluations recorded; else "unknown"."""
-    named = runs["protocol"] if "protocol" in runs else pd.Series(None, runs.index, dtype=object)
-    named = named.astype(object)
-    if "protocol" in evals and len(evals):
-        recorded = evals.dropna(subset="protocol").groupby("run_id")["protocol"].first()
-        named = named.fillna(runs["run_id"].map(recorded))
-    return named.fillna("unknown").astype(str)
 
 
 def _canonical(value: Any) -> Any:

@@ -3,10 +3,11 @@
 - ``fid`` (the run's score, PAPER.md 7): the minimum FID over all its evaluations, step 0
   included; sentinel (diverged) evaluations do not count. ``is_mean`` and ``kid_mean`` are taken
   at that same evaluation (``best_step``). NaN when no evaluation has a finite FID.
-- ``effective_score``: what top-5%, seed medians, budget curves and leaderboards rank by. A
-  finished run (ok, diverged, failed) scores its ``fid`` only if it ended ``ok``; a diverged or
-  failed run scores +inf, so it is never among the best unless nothing else is, and it is
-  counted, never dropped. Unfinished runs (running, pending) score NaN: not aggregated yet.
+- ``effective_score``: what top-5%, seed medians, budget curves and leaderboards rank by. As in
+  compare_gan (PAPER.md 7), a diverged run keeps the best FID it reached before diverging (its
+  NaN evaluations do not count); a run with no finite FID at all, and a failed run, score +inf,
+  so they are never among the best unless nothing else is, and are counted, never dropped.
+  Unfinished runs (running, pending) score NaN: not aggregated yet.
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ def setting_ids(runs: pd.DataFrame, hyper: Sequence[str]) -> pd.Series:
 
 
 def effective_score(runs: pd.DataFrame) -> pd.Series:
-    """The score aggregations rank by: fid if ok, +inf if diverged/failed, NaN if unfinished."""
+    """The score aggregations rank by: the best finite FID of an ok or diverged run, +inf for a
+    failed run or one with no finite FID, NaN while unfinished."""
     fid = runs["fid"].astype(float)
-    ok = runs["status"].eq("ok") & np.isfinite(fid)
+    ok = runs["status"].isin(("ok", "diverged")) & np.isfinite(fid)
     score = fid.where(ok, np.inf)
     return score.where(runs["status"].isin(FINISHED))
 

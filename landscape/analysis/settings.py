@@ -2,8 +2,9 @@
 
 PAPER.md 6: each fixed setting is trained with several seeds and the median FID is reported.
 Spread is given as the quartiles and the range over seeds. Medians and quantiles are taken
-over the *effective* score (scores.py), so a setting whose seeds mostly diverged has an
-infinite median: it is still listed, and ranks last.
+over the *effective* score (scores.py): a diverged seed counts with the best FID it reached
+before diverging, so a setting has an infinite median only when most of its seeds failed or
+never reached a finite FID: it is still listed, and ranks last.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def seed_medians(runs: pd.DataFrame, hyper: Sequence[str] = ()) -> pd.DataFrame:
     origin (``grid`` if any seed came from the fixed grid, else ``search``) and ``trial`` (the
     smallest search trial number), ``n_seeds``, ``n_diverged``, ``n_failed``,
     ``divergence_rate`` (diverged / finished seeds), ``fid_median``, ``fid_q25``, ``fid_q75``,
-    ``fid_min``, ``fid_max``, ``is_median`` (IS at the best step, over the ok seeds).
+    ``fid_min``, ``fid_max``, ``is_median`` (IS at the best step, over the seeds with a finite
+    effective score: ok or diverged, not failed).
     """
     done = finished(runs)
     if "origin" not in done:
@@ -42,7 +44,7 @@ def seed_medians(runs: pd.DataFrame, hyper: Sequence[str] = ()) -> pd.DataFrame:
     done["_trial"] = trial.where(origin.str.startswith("search:"))
     done["_diverged"] = done["status"].eq("diverged")
     done["_failed"] = done["status"].eq("failed")
-    done["_is_ok"] = done["is_mean"].where(done["status"].eq("ok"))
+    done["_is_scored"] = done["is_mean"].where(np.isfinite(done["effective"].to_numpy(float)))
     groups = done.groupby("setting", sort=False)
     eff = groups["effective"]
     table = pd.DataFrame(
@@ -55,7 +57,7 @@ def seed_medians(runs: pd.DataFrame, hyper: Sequence[str] = ()) -> pd.DataFrame:
             "fid_q75": eff.quantile(0.75),
             "fid_min": eff.min(),
             "fid_max": eff.max(),
-            "is_median": groups["_is_ok"].median(),
+            "is_median": groups["_is_scored"].median(),
             "grid": groups["_grid"].any(),
             "trial": groups["_trial"].min(),
         }

@@ -1,8 +1,9 @@
 """The best 5% of runs (PAPER.md 8, the paper's box plots).
 
 Per group (a protocol and a value of the axis compared, e.g. each normalization), keep the
-best ceil(5% of n) finished runs, at least one, by effective score: a diverged or failed run
-counts as +inf, so it is kept only when nothing better is left. Ties break by run_id.
+best ceil(5% of n) finished runs, at least one, by effective score (scores.py): a diverged run
+competes with the best FID it reached before diverging; a failed run, or one with no finite
+FID, counts as +inf, so it is kept only when nothing better is left. Ties break by run_id.
 """
 
 from __future__ import annotations

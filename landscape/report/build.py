@@ -14,7 +14,7 @@ import pandas as pd
 from landscape.analysis import DRAWS, FINISHED, Results, load_results
 from landscape.report.analyse import ProtocolAnalysis, analyse
 from landscape.report.sections import SETTINGS_PER_VARIANT, protocol_block
-from landscape.report.tables import Column, table_html, write_csvs
+from landscape.report.tables import Column, atomic_path, table_html, write_csvs
 
 TEMPLATE = "template.html.j2"
 TARGET_KEYS = ["dataset", "architecture", "loss", "normalization", "penalty"]
@@ -60,9 +60,8 @@ def publish(
         stale.unlink(missing_ok=True)
     page = render(page_context(results, analyses, blocks, expected_runs, targets))
     path = root / "report.html"
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(page, encoding="utf-8")
-    temp.replace(path)
+    with atomic_path(path) as temp:
+        temp.write_text(page, encoding="utf-8")
     return path
 
 

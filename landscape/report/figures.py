@@ -24,7 +24,7 @@ def png(fig: Figure) -> bytes:
 
 def top5_figure(top: pd.DataFrame, column: str, title: str) -> bytes:
     """Box plots of the top-5% runs' FID, one box per value of ``column``, best median first.
-    Diverged or failed runs in the selection (counted +inf) are named under their box."""
+    Runs in the selection counted +inf (failed, or no finite FID) are named under their box."""
     groups = {v: g["effective"].to_numpy(float) for v, g in top.groupby(column, sort=False)}
     order = sorted(groups, key=lambda v: (_median(groups[v]), str(v)))[:MAX_BOXES]
     fig = Figure(figsize=(max(4.0, 0.9 * len(order) + 1.5), 3.6), layout="constrained")
@@ -37,7 +37,7 @@ def top5_figure(top: pd.DataFrame, column: str, title: str) -> bytes:
     labels = []
     for v in order:
         bad = int(np.sum(~np.isfinite(groups[v])))
-        labels.append(f"{v}\nn={groups[v].size}" + (f", {bad} div./failed" if bad else ""))
+        labels.append(f"{v}\nn={groups[v].size}" + (f", {bad} at ∞" if bad else ""))
     ax.set_xticks(
         range(1, len(order) + 1),
         labels,

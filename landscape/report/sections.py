@@ -63,6 +63,8 @@ def protocol_block(pa: ProtocolAnalysis, fig_dir: Path, hyper: list[str]) -> dic
         data = curves_figure(pa.curves, pa.curve_labels, "Best setting of the best variants")
         block["curves"] = figure(fig_dir, f"curves_{name}.png", data, "training curves")
     block["samples"] = [sample_card(card) for card in pa.samples]
+    block["n_variants"] = len(pa.summary)
+    block["n_curves"] = len(pa.curve_labels)
     varying = [c for c in hyper if c in pa.runs and pa.runs[c].astype(str).nunique() > 1]
     varying = [c for c in varying if c not in pa.varying and c != "protocol"]
     block["leaderboard"] = leaderboard_table(pa, name)
@@ -72,29 +74,41 @@ def protocol_block(pa: ProtocolAnalysis, fig_dir: Path, hyper: list[str]) -> dic
 
 
 def protocol_rows(pa: ProtocolAnalysis) -> list[tuple[str, str]]:
+    """The protocol header: what was compared with what, by which network, with what."""
     info = pa.info
-    datasets = (
-        ", ".join(sorted(pa.runs["dataset"].astype(str).unique())) if "dataset" in pa.runs else "—"
-    )
+    datasets = sorted(pa.runs["dataset"].astype(str).unique()) if "dataset" in pa.runs else []
     versions = info.get("versions") or {}
-    return [
+    reference = info.get("reference_images") or info.get("reference") or "—"
+    if info.get("reference_images") and info.get("reference"):
+        reference = f"{info['reference']}: {info['reference_images']}"
+    rows = [
         ("evaluation protocol", pa.name),
-        ("data set", datasets),
-        ("reference images", str(info.get("reference", "—"))),
+        ("data set", ", ".join(datasets) or "—"),
+        ("reference images", str(reference)),
         ("samples", f"{info.get('n_fake', '—')} generated vs {info.get('n_real', '—')} real"),
+        ("generated images", str(info.get("fakes", "—"))),
         ("feature extractor", str(info.get("extractor", "— (no evaluation recorded yet)"))),
         ("library versions", ", ".join(f"{k} {v}" for k, v in versions.items()) or "—"),
     ]
+    return [(k, v) for k, v in rows if not (k == "generated images" and v == "—")]
 
 
 def extractor_warning(info: dict[str, Any]) -> str | None:
+    """A warning when the scores cannot be compared with papers' (non-Inception features), or
+    when one protocol name was recorded with different settings."""
+    warnings = []
+    if info.get("conflict"):
+        warnings.append("This protocol name was recorded with different settings: see problems.")
     extractor = info.get("extractor")
-    if extractor is None or "inception" in str(extractor).lower():
-        return None
-    return (
-        f"Feature extractor '{extractor}' is not an Inception network: scores are not "
-        "comparable with Inception-based numbers from papers."
-    )
+    comparable = info.get("comparable_with_papers")
+    if comparable is None:
+        comparable = extractor is None or "inception" in str(extractor).lower()
+    if not comparable:
+        warnings.append(
+            f"Feature extractor '{extractor}' is not an Inception network: scores are not "
+            "comparable with Inception-based numbers from papers."
+        )
+    return " ".join(warnings) or None
 
 
 def counts(runs: pd.DataFrame) -> dict[str, int]:

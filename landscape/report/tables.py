@@ -4,7 +4,10 @@ second), and the CSV files the report writes beside report.html."""
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from landscape.analysis import Results
 class Column:
     """One table column: the frame column ``key``, its header and how to show it.
 
-    kind: ``text``; ``fid`` (2 decimals, "—" when missing, "∞" when counted as diverged);
+    kind: ``text``; ``fid`` (2 decimals, "—" when missing, "∞" when counted infinitely bad);
     ``num`` (4 significant digits); ``int``; ``pct`` (a rate as a percentage); ``run`` (a
     run_id linking to its folder); ``status`` (coloured by the row's class)."""
 
@@ -29,7 +32,8 @@ class Column:
 
 
 def _text(values: pd.Series, kind: str) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce") if kind not in ("text", "run") else None
+    textual = kind in ("text", "run", "status")
+    numbers = None if textual else pd.to_numeric(values, errors="coerce")
     if kind == "fid":
         text = numbers.map(lambda v: "∞" if v == np.inf else f"{v:.2f}")
     elif kind == "num":
@@ -115,7 +119,20 @@ def write_csvs(results: Results, board: pd.DataFrame, out: Path) -> dict[str, Pa
 
 
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write then rename, so a reader never sees half a file."""
-    temp = path.with_name(path.name + ".tmp")
-    frame.to_csv(temp, index=False)
-    temp.replace(path)
+    with atomic_path(path) as temp:
+        frame.to_csv(temp, index=False)
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A fresh temporary path beside ``path``, renamed onto it on success: a reader never sees
+    half a file, and two reports written at once do not clash."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    os.chmod(name, 0o644)  # mkstemp makes it private; the report is for everyone who can see it
+    temp = Path(name)
+    try:
+        yield temp
+        temp.replace(path)
+    finally:
+        temp.unlink(missing_ok=True)
