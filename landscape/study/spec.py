@@ -48,7 +48,7 @@ TOP_KEYS = {
 }
 SECTION_KEYS = {
     "evaluation": {"samples", "extractor"},
-    "budget": {"steps", "eval_every", "batch_size", "checkpoint_every"},
+    "budget": {"steps", "eval_every", "batch_size", "checkpoint_every", "log_every"},
     "model": {"z_dim", "width", "precision"},
     "search": {"sampler", "trials", "scope", "n_disc", "seed", "ranges"},
 }
@@ -85,6 +85,7 @@ class StudySpec:
     eval_every: int = 20_000
     batch_size: int = 64
     checkpoint_every: int = 1000
+    log_every: int = 100
     z_dim: int = 128
     width: float = 1.0
     precision: str = "fp32"
@@ -176,6 +177,7 @@ class Validator:
             checkpoint_every=self.number(
                 "budget.checkpoint_every", budget.get("checkpoint_every", 1000), int, 1
             ),
+            log_every=self.number("budget.log_every", budget.get("log_every", 100), int, 1),
             z_dim=self.number("model.z_dim", model.get("z_dim", 128), int, 1),
             width=self.number("model.width", model.get("width", 1.0), float, 1e-6),
             precision=precision,

@@ -90,6 +90,7 @@ class Worker:
                 data=self.data(spec),
                 data_root=self.study.data_root,
                 checkpoint_every=self.study.checkpoint_every,
+                log_every=self.study.log_every,
                 progress=self.progress,
             )
         except Exception as error:  # the run's failure, not the worker's: record it, go on
