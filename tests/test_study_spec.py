@@ -207,3 +207,88 @@ def test_inheritance_cycles_are_reported(tmp_path):
     write(tmp_path, {"base": "a.yaml"}, "b.yaml")
     with pytest.raises(StudyError, match="inheritance cycle: a.yaml -> b.yaml -> a.yaml"):
         load_study(tmp_path / "a.yaml")
+
+
+PAPER = sorted(p for p in (STUDIES / "paper").glob("*.yaml") if not p.name.startswith("_"))
+
+
+@pytest.mark.parametrize("path", PAPER, ids=[p.stem for p in PAPER])
+def test_every_paper_study_is_valid_and_follows_PAPER_md(path):
+    study = load_study(path)
+    assert study.settings and len(study.seeds) >= 1
+    steps = {"cifar10": 200_000, "celeba_hq_128": 100_000, "lsun_bedroom": 100_000}
+    if not study.targets:
+        assert study.steps == steps[study.dataset] and len(study.seeds) == 5
+        assert len(study.settings) == 24 and study.search.trials == 120
+        assert study.search.n_disc == (1, 5) and study.search.sampler == "gp"
+    assert study.eval_samples == (3000 if study.dataset == "celeba_hq_128" else 10_000)
+
+
+def test_the_paper_slices_have_the_cells_of_PAPER_md():
+    loss = load_study(STUDIES / "paper" / "lsun_loss.yaml")
+    assert {(c.loss, c.normalization, c.penalty) for c in cells(loss)} == {
+        (lo, n, p) for lo in ("ns", "wgan", "ls") for n, p in (("sn", "none"), ("none", "gp"))
+    }
+    norm = load_study(STUDIES / "paper" / "celeba_hq_norm_penalty.yaml")
+    assert {(c.normalization, c.penalty) for c in cells(norm)} == {
+        ("none", "none"),
+        ("bn", "none"),
+        ("ln", "none"),
+        ("sn", "none"),
+        ("none", "gp"),
+        ("none", "dragan"),
+        ("none", "l2"),
+    }
+    arch = load_study(STUDIES / "paper" / "cifar10_architecture.yaml")
+    assert {c.architecture for c in cells(arch)} == {"sndcgan", "resnet_cifar"}
+
+
+def test_targets_are_explicit_runs_with_published_scores(tmp_path):
+    from landscape.study.plan import targets_frame
+
+    data = {k: v for k, v in VALID.items() if k not in ("grid", "hyperparameters")}
+    data["targets"] = [
+        {
+            "architecture": "sndcgan",
+            "normalization": "sn",
+            "lr": 2e-4,
+            "beta1": 0.5,
+            "beta2": 0.999,
+            "n_disc": 1,
+            "seed": 2,
+            "published": {"fid": 25.27},
+        },
+        {
+            "architecture": "sndcgan",
+            "penalty": "gp",
+            "penalty_weight": 10,
+            "seed": 2,
+            "loss": "ns",
+            "published": {"fid": 26.0, "is": 7.1},
+        },
+    ]
+    data["targets"][0]["loss"] = "ns"
+    study = load_study(write(tmp_path, data))
+    runs = grid_runs(study)
+    assert [r.origin for r in runs] == ["target:1", "target:2"]
+    assert (runs[0].normalization, runs[0].seed, runs[0].lr) == ("sn", 2, 2e-4)
+    assert (runs[1].penalty, runs[1].penalty_weight) == ("gp", 10.0)
+    frame = targets_frame(study)
+    assert frame["published_fid"].tolist() == [25.27, 26.0]
+    assert frame[["dataset", "architecture", "loss", "normalization", "penalty"]].iloc[
+        1
+    ].tolist() == ["digits", "sndcgan", "ns", "none", "gp"]
+    bad = {**data, "targets": [{"architecture": "sndcgan", "published": {"fid": 1}}]}
+    with pytest.raises(StudyError, match=r"targets\[0\].loss: missing; choose from"):
+        load_study(write(tmp_path, bad))
+
+
+def test_plan_estimates_device_hours_from_the_measured_speed(tmp_path):
+    from landscape.study.cost import estimate
+
+    runs = grid_runs(load_study(write(tmp_path, VALID)))  # 6 runs of 10 steps
+    table = {"device": "test gpu", "architectures": {"sndcgan": 0.01}}
+    cost = estimate(runs, table)
+    assert cost.hours == pytest.approx(len(runs) * 10 / 0.01 / 3600)
+    assert cost.device == "test gpu" and not cost.unmeasured
+    assert estimate(runs, {"architectures": {}}).unmeasured == ("sndcgan",)

@@ -8,6 +8,7 @@ from pathlib import Path
 from optuna.trial import TrialState
 
 from landscape.study import expected_runs, grid_runs, load_study, results_dir, search_cells
+from landscape.study.cost import estimate
 from landscape.study.queue import Queue, default_storage
 
 HELP = "show the runs a study would train (new vs done) without training"
@@ -18,6 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", help="Optuna storage URL (default: the study's journal)")
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--list", action="store_true", help="print every grid run")
+    parser.add_argument(
+        "--steps-per-second",
+        type=float,
+        help="training speed to estimate the cost with (default: the speed "
+        "measured by bench/train_step.py --record)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +43,21 @@ def run(args: argparse.Namespace) -> int:
     if searches:
         print(f"  search: {len(searches)} {study.search.sampler} searches x {trials} trials")
     print(f"  budget: {study.steps} D steps per run, evaluated every {study.eval_every}")
+    total_runs = list(new)
+    if study.search:  # search trials train like the grid's runs of their cell
+        cell_runs = {(r.loss, r.penalty, r.normalization, r.architecture): r for r in runs}
+        per_cell = study.search.trials * len(study.search.n_disc)
+        total_runs += [r for r in cell_runs.values() for _ in range(per_cell)]
+    cost = estimate(total_runs, steps_per_second=args.steps_per_second)
+    print(
+        f"  cost: about {cost.hours:,.1f} device-hours for what is left, at the speed "
+        f"measured on: {cost.device}"
+    )
+    if cost.unmeasured:
+        print(
+            f"  (no measured speed for {', '.join(cost.unmeasured)}: not counted; "
+            f"run bench/train_step.py --record on your GPU, or give --steps-per-second)"
+        )
     if args.list:
         for r in runs:
             mark = "done" if r.run_id in done else "new "

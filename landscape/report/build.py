@@ -31,7 +31,11 @@ def write_report(
 
     ``expected_runs``: how many runs the study will have in all, so a partial report can say
     how many are still to come. ``targets``: published scores (columns dataset, architecture,
-    loss, normalization, penalty, published_fid) to show beside ours."""
+    loss, normalization, penalty, published_fid) to show beside ours; by default those of the
+    study's ``targets:`` (``targets.csv`` in the folder)."""
+    targets_csv = Path(results_dir) / "targets.csv"  # written by `landscape run`
+    if targets is None and targets_csv.exists():
+        targets = pd.read_csv(targets_csv)
     if targets is not None:
         check_targets(targets)
     results = load_results(results_dir)

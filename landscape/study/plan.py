@@ -68,7 +68,7 @@ def run_spec(
         batch_size=study.batch_size,
         z_dim=study.z_dim,
         width=study.width,
-        steps=study.steps,
+        steps=setting.get("steps", study.steps),
         eval_every=study.eval_every,
         eval_samples=study.eval_samples,
         extractor=study.extractor,
@@ -80,13 +80,35 @@ def run_spec(
 
 
 def grid_runs(study: StudySpec) -> list[RunSpec]:
-    """cells x settings x seeds, without duplicates (same run_id: the first origin is kept)."""
+    """The fixed runs: cells x settings x seeds, then the explicit ``targets``, without
+    duplicates (same run_id: the first origin is kept)."""
     runs: dict[str, RunSpec] = {}
     for cell in cells(study):
         for (name, setting), seed in itertools.product(study.settings, study.seeds):
             spec = run_spec(study, cell, setting, seed, f"grid:{name}")
             runs.setdefault(spec.run_id, spec)
+    for i, (axes, setting, seed, _) in enumerate(study.targets):
+        spec = run_spec(study, Cell(**axes), setting, seed, f"target:{i + 1}")
+        runs.setdefault(spec.run_id, spec)
     return list(runs.values())
+
+
+def targets_frame(study: StudySpec):
+    """Published scores of the study's targets, the columns the report joins on."""
+    import pandas as pd
+
+    rows = [
+        {
+            "dataset": study.dataset,
+            **axes,
+            "published_fid": pub.get("fid"),
+            "published_is": pub.get("is"),
+            "published_ms_ssim": pub.get("ms_ssim"),
+        }
+        for axes, _, _, pub in study.targets
+        if "fid" in pub
+    ]
+    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from landscape.study.plan import expected_runs, grid_runs
+from landscape.study.plan import expected_runs, grid_runs, targets_frame
 from landscape.study.queue import Queue, default_storage
 from landscape.study.spec import StudySpec
 from landscape.train.records import atomic_write_bytes
@@ -81,6 +81,8 @@ def run_study(
     results = results_dir(study, results_root)
     results.mkdir(parents=True, exist_ok=True)
     record_study_file(study, results)
+    if study.targets:  # the report prints our scores beside these
+        targets_frame(study).to_csv(results / "targets.csv", index=False)
     storage = storage or default_storage(results)
     queue = Queue(study, storage, results)
     new, known = queue.add_grid(grid_runs(study))

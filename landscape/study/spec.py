@@ -31,6 +31,7 @@ AXES: dict[str, Registry] = {
     "architecture": ARCHITECTURES,
 }
 TOP_KEYS = {
+    "targets",
     "name",
     "plugins",
     "dataset",
@@ -93,6 +94,8 @@ class StudySpec:
     penalty_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     exclude: tuple[dict[str, tuple[str, ...]], ...] = ()
     search: Search | None = None
+    # explicit runs with published scores (PAPER.md 9): ({axis: name}, setting, seed, published)
+    targets: tuple[tuple[dict[str, str], dict[str, Any], int, dict[str, float]], ...] = ()
     plugins: tuple[str, ...] = ()
 
 
@@ -149,8 +152,10 @@ class Validator:
         data_options = raw.get("data_options") or {}
         if not isinstance(data_options, dict):
             self.fail("data_options", "expected a mapping of loader options")
-        grid = self.grid(raw.get("grid"))
-        self.check_resolution(dataset, data_options, grid["architecture"])
+        targets = self.targets(raw.get("targets") or [])
+        grid = self.grid(raw.get("grid"), optional=bool(targets))
+        archs = {*grid["architecture"], *(t[0]["architecture"] for t in targets)}
+        self.check_resolution(dataset, data_options, tuple(sorted(archs)))
         precision = model.get("precision", "fp32")
         if precision not in ("fp32", "bf16"):
             self.fail(
@@ -186,9 +191,12 @@ class Validator:
             exclude=self.exclude(raw.get("exclude") or []),
             search=self.search(raw["search"]) if raw.get("search") is not None else None,
             plugins=tuple(raw.get("plugins", [])),
+            targets=targets,
         )
 
-    def grid(self, grid: Any) -> dict[str, tuple[str, ...]]:
+    def grid(self, grid: Any, optional: bool = False) -> dict[str, tuple[str, ...]]:
+        if grid is None and optional:  # a study of explicit target runs only
+            return {axis: () for axis in AXES}
         if grid is None:
             self.fail("grid", f"missing; give a list for each axis: {', '.join(AXES)}")
         grid = self.keys("grid", grid, set(AXES))
@@ -260,6 +268,31 @@ class Validator:
                     self.fail(f"{key}.{name}", f"out of range: {v!r}")
                 out[name] = v
         return out
+
+    def targets(self, targets: Any) -> tuple:
+        """Explicit runs, each: the four axes, a setting, a seed and the published scores."""
+        if not isinstance(targets, list):
+            self.fail("targets", "expected a list of runs with their published scores")
+        out = []
+        for i, t in enumerate(targets):
+            key = f"targets[{i}]"
+            t = self.keys(key, t, {*AXES, *SETTING_KEYS, "seed", "steps", "published"})
+            axes = {}
+            for axis, registry in AXES.items():
+                default = "none" if axis in ("penalty", "normalization") else None
+                if t.get(axis, default) is None:
+                    self.fail(f"{key}.{axis}", f"missing; choose from: {', '.join(registry)}")
+                axes[axis] = self.name(f"{key}.{axis}", registry, t.get(axis, default))
+            setting = self.setting(key, {k: v for k, v in t.items() if k in SETTING_KEYS})
+            published = self.keys(f"{key}.published", t.get("published"), {"fid", "is", "ms_ssim"})
+            published = {
+                k: self.number(f"{key}.published.{k}", v, float) for k, v in published.items()
+            }
+            seed = self.number(f"{key}.seed", t.get("seed", 0), int, 0)
+            if "steps" in t:  # a target trained longer or shorter than the study's budget
+                setting["steps"] = self.number(f"{key}.steps", t["steps"], int, 1)
+            out.append((axes, setting, seed, published))
+        return tuple(out)
 
     def seeds(self, seeds: Any) -> tuple[int, ...]:
         seeds = [seeds] if isinstance(seeds, int) else seeds
