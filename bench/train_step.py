@@ -3,20 +3,25 @@
 The baseline is PAPER.md Appendix A: what a researcher writes by hand (BCE, one D then one G
 update, the fakes reused, nothing else). Both loops train the same architecture at the same
 batch size on the same device in this process; the ratio measures only the loop's overhead
-(or gains). Usage: python bench/train_step.py [--arch sndcgan] [--device cuda] [--steps 50]
+(or gains). Usage: python bench/train_step.py [--arch sndcgan resnet_cifar] [--device cuda]
+       [--configs fp32 bf16 channels_last compile] [--record]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from landscape.data import ImageData
 from landscape.train import RunSpec, pick_device, train
+from landscape.train.records import read_jsonl
 from landscape.variants import ARCHITECTURES
 
 
@@ -59,38 +64,35 @@ def our_loop(
     device: torch.device,
     images: torch.Tensor,
     precision: str,
+    channels_last: bool = False,
+    compile: bool = False,
 ) -> float:
-    """landscape.train with ns loss, no penalty, n_disc 1; steps/s from two runs' difference
-    (steps + 3 minus 3) so start-up, the step-0 sample grid and the first checkpoint cancel."""
-    data = ImageData("bench", "train", images.cpu())
-
-    def timed(n: int) -> float:
-        spec = RunSpec(
-            dataset="digits",
-            architecture=arch,
-            width=width,
-            batch_size=batch,
-            steps=n,
-            eval_every=10**9,
-            precision=precision,
+    """landscape.train with ns loss, no penalty, n_disc 1: ``steps`` warm-up steps, then
+    ``steps`` timed ones. The loop logs the time since its start at steps N and 2N (a GPU sync
+    each), so start-up, compilation and the step-0 sample grid are outside the timed part."""
+    spec = RunSpec(
+        dataset="digits",
+        architecture=arch,
+        width=width,
+        batch_size=batch,
+        steps=2 * steps,
+        eval_every=10**9,
+        precision=precision,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        train(
+            spec,
+            tmp,
+            device=device,
+            data=ImageData("bench", "train", images.cpu()),
+            checkpoint_every=10**9,
+            log_every=steps,
+            progress=False,
+            channels_last=channels_last,
+            compile=compile,
         )
-        with tempfile.TemporaryDirectory() as tmp:
-            _sync(device)
-            start = time.perf_counter()
-            train(
-                spec,
-                tmp,
-                device=device,
-                data=data,
-                checkpoint_every=10**9,
-                log_every=100,
-                progress=False,
-            )
-            _sync(device)
-            return time.perf_counter() - start
-
-    short, long = timed(3), timed(3 + steps)
-    return steps / (long - short)
+        first, second = read_jsonl(Path(tmp) / "train.jsonl")
+    return steps / (second["time"] - first["time"])
 
 
 def _sync(device: torch.device) -> None:
@@ -98,26 +100,73 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+CONFIGS = {  # name -> (precision, channels_last, compile)
+    "fp32": ("fp32", False, False),
+    "bf16": ("bf16", False, False),
+    "channels_last": ("fp32", True, False),
+    "compile": ("fp32", False, True),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", default="sndcgan", choices=["sndcgan", "dcgan", "resnet_cifar"])
+    parser.add_argument(
+        "--arch", nargs="+", default=["sndcgan"], choices=["sndcgan", "dcgan", "resnet_cifar"]
+    )
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        default=["fp32"],
+        choices=list(CONFIGS),
+        help="landscape loop variants to time (compile takes minutes to warm)",
+    )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="write the fp32 speeds to landscape/study/throughput.json, the "
+        "figures `landscape plan` estimates cost from",
+    )
     args = parser.parse_args()
     device = pick_device(args.device)
     images = torch.randint(0, 256, (4096, 3, 32, 32), dtype=torch.uint8, device=device)
-    plain = plain_loop(args.arch, args.width, args.batch, args.steps, device, images)
-    ours = our_loop(args.arch, args.width, args.batch, args.steps, device, images, args.precision)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     print(
-        f"device={device} torch={torch.__version__} arch={args.arch} width={args.width:g} "
-        f"batch={args.batch} precision={args.precision}"
+        f"device={device} ({name}) torch={torch.__version__} threads={torch.get_num_threads()} "
+        f"width={args.width:g} batch={args.batch} steps={args.steps}"
     )
-    print(f"plain loop (PAPER.md Appendix A): {plain:8.2f} steps/s")
-    print(f"landscape loop:                   {ours:8.2f} steps/s")
-    print(f"ratio landscape / plain:          {ours / plain:8.3f}")
+    speeds = {}
+    for arch in args.arch:
+        plain = plain_loop(arch, args.width, args.batch, args.steps, device, images)
+        print(f"{arch:13s} plain loop (PAPER.md Appendix A) {plain:9.2f} steps/s   1.000")
+        for config in args.configs:
+            ours = our_loop(
+                arch, args.width, args.batch, args.steps, device, images, *CONFIGS[config]
+            )
+            print(f"{arch:13s} landscape {config:22s} {ours:9.2f} steps/s   {ours / plain:.3f}")
+            if config == "fp32":
+                speeds[arch] = ours
+    if args.record:
+        record(speeds, f"{device.type}: {name}", args)
+
+
+def record(speeds: dict[str, float], device: str, args: argparse.Namespace) -> None:
+    from landscape.study.cost import THROUGHPUT, load_throughput
+
+    table = load_throughput()
+    table.update(
+        device=device,
+        date=time.strftime("%Y-%m-%d"),
+        torch=torch.__version__,
+        batch=args.batch,
+        width=args.width,
+    )
+    table.setdefault("architectures", {}).update({a: round(v, 4) for a, v in speeds.items()})
+    THROUGHPUT.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+    print(f"recorded in {THROUGHPUT}")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from landscape.train.update import GanUpdate
 from landscape.variants import ARCHITECTURES, Generator
 
 EvalHook = Callable[[Generator], dict[str, Any]]
+COMPILABLE_PENALTIES = ("none", "l2")  # the others differentiate D's input gradient again
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,13 @@ def train(
     checkpoint_every: int = 1000,
     log_every: int = 100,
     progress: bool = True,
+    channels_last: bool = False,
+    compile: bool = False,
 ) -> RunResult:
-    """Train ``spec`` in ``run_dir``; resumes an interrupted run, returns a finished one at once."""
+    """Train ``spec`` in ``run_dir``; resumes an interrupted run, returns a finished one at once.
+
+    ``channels_last`` and ``compile`` (``torch.compile``) change speed, not the run (they are
+    not part of its id); bench/train_step.py measures what they buy on a device."""
     folder = RunFolder(Path(run_dir))
     _check_same_run(folder, spec)
     if folder.finished():
@@ -83,6 +89,13 @@ def train(
         width=spec.width,
     )
     G, D = G.to(device), D.to(device)
+    memory = torch.channels_last if channels_last else torch.contiguous_format
+    if channels_last:
+        G, D = G.to(memory_format=memory), D.to(memory_format=memory)
+    if compile:
+        G.compile()  # in place: the state dict (and so the checkpoint) keeps its keys
+        if spec.penalty in COMPILABLE_PENALTIES:  # torch.compile has no double backward
+            D.compile()
     update = GanUpdate(spec, G, D, device)
     batches = BatchStream(data.images.to(device), spec.batch_size, spec.seed)
     # Nothing is written before the inputs proved valid; then the config, before step 1.
@@ -138,7 +151,7 @@ def train(
                 return _finish(
                     spec, folder, "interrupted", step, None, wall + time.monotonic() - t0
                 )
-            out = update(step, to_unit_range(batches(step)))
+            out = update(step, to_unit_range(batches(step)).contiguous(memory_format=memory))
             first_bad = torch.where((first_bad < 0) & ~out.finite, step + 1, first_bad)
             done = step + 1
             boundary = done % spec.eval_every == 0 or done == spec.steps
