@@ -39,7 +39,7 @@ def write(tmp_path: Path, data: dict, name: str = "study.yaml") -> Path:
 def test_the_quickstart_is_valid_and_its_size_is_known():
     study = load_study(STUDIES / "quickstart.yaml")
     assert len(cells(study)) == 3 * 2 * 2
-    assert len(grid_runs(study)) == 12 * 2 and expected_runs(study) == 24 + 6
+    assert len(grid_runs(study)) == 12 * 2 and expected_runs(study) == 24 + 4
 
 
 def test_grid_is_cells_x_settings_x_seeds_and_lambda_is_dropped_without_a_penalty(tmp_path):

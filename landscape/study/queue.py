@@ -50,12 +50,15 @@ def open_storage(url: str) -> optuna.storages.BaseStorage | str:
 
 def make_sampler(study: StudySpec, sc: SearchCell) -> optuna.samplers.BaseSampler:
     assert study.search is not None
-    seed = study.search.seed + sum(map(ord, sc.key))  # each cell its own, reproducible stream
-    name = study.search.sampler
+    # Each cell its own stream, and each worker its own: workers that share a seed propose the
+    # same settings when they ask at the same time. One worker alone is reproducible.
+    salt = int(os.environ.get("LANDSCAPE_WORKER_INDEX", os.getpid()))
+    seed = (study.search.seed + sum(map(ord, sc.key)) + 7919 * salt) % 2**31
+    name, startup = study.search.sampler, study.search.startup_trials
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
+    if name == "tpe":  # constant liar: running trials count as bad, so workers spread out
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, constant_liar=True)
     return optuna.samplers.RandomSampler(seed=seed)
 
 

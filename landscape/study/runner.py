@@ -52,7 +52,7 @@ def worker_command(study: StudySpec, storage: str, results_root: Path) -> list[s
 
 
 def worker_env(index: int, workers: int) -> dict[str, str]:
-    env = dict(os.environ)
+    env = dict(os.environ, LANDSCAPE_WORKER_INDEX=str(index))
     gpus = _gpu_count()
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)

@@ -51,7 +51,7 @@ SECTION_KEYS = {
     "evaluation": {"samples", "extractor"},
     "budget": {"steps", "eval_every", "batch_size", "checkpoint_every", "log_every"},
     "model": {"z_dim", "width", "precision"},
-    "search": {"sampler", "trials", "scope", "n_disc", "seed", "ranges"},
+    "search": {"sampler", "trials", "scope", "n_disc", "seed", "ranges", "startup_trials"},
 }
 SETTING_KEYS = {"lr", "beta1", "beta2", "n_disc", "penalty_weight"}
 SAMPLERS = ("gp", "tpe", "random")
@@ -64,6 +64,7 @@ class Search:
     scope: str = "cell"  # "cell": one search per grid cell; "space": one over the whole grid
     n_disc: tuple[int, ...] = PAPER_SEARCH_N_DISC
     seed: int = 0
+    startup_trials: int = 10  # random trials before the model takes over (Optuna's default)
     ranges: dict[str, tuple[float, float, bool]] = field(default_factory=lambda: PAPER_RANGES)
     penalty_ranges: dict[str, tuple[float, float, bool]] = field(
         default_factory=lambda: PAPER_PENALTY_RANGES
@@ -363,6 +364,9 @@ class Validator:
                 self.number(f"search.n_disc[{i}]", n, int, 1) for i, n in enumerate(n_disc)
             ),
             seed=self.number("search.seed", raw.get("seed", 0), int, 0),
+            startup_trials=self.number(
+                "search.startup_trials", raw.get("startup_trials", 10), int, 0
+            ),
             ranges=ranges,
             penalty_ranges=penalty_ranges,
         )

@@ -65,8 +65,9 @@ class Worker:
             claim = self.queue.claim()
             if claim is None:
                 break
-            taken += 1
-            if self.train_claim(claim) == "interrupted":
+            outcome = self.train_claim(claim)
+            taken += outcome != "duplicate"
+            if outcome == "interrupted":
                 break
         return taken
 
