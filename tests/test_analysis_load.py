@@ -109,6 +109,7 @@ def test_nested_options_become_canonical_json(tmp_path):
 def test_torn_lines_and_missing_configs_are_reported_not_fatal(tmp_path):
     write_run(tmp_path, make_config(), [ev(0, 50), ev(500, 40)], OK, torn_line=True)
     (tmp_path / "runs" / "orphan").mkdir()
+    (tmp_path / "runs" / ".locks").mkdir()  # the workers' lock files: not a run, not a problem
     results = load_results(tmp_path)
     assert len(results.runs) == 1 and results.runs["fid"].iloc[0] == 40
     assert len(results.problems) == 2

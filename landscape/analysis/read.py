@@ -13,11 +13,12 @@ from typing import Any
 
 
 def run_folders(runs_dir: Path) -> list[str]:
-    """The run folders under ``runs/``, sorted by name."""
+    """The run folders under ``runs/``, sorted by name (hidden ones, like the workers'
+    ``.locks``, are not runs)."""
     if not runs_dir.is_dir():
         return []
     with os.scandir(runs_dir) as entries:
-        return sorted(e.path for e in entries if e.is_dir())
+        return sorted(e.path for e in entries if e.is_dir() and not e.name.startswith("."))
 
 
 def read_json(path: str, problems: list[str], missing_ok: bool = False) -> dict | None:
