@@ -3,6 +3,7 @@ isolation, and hand-made discriminators whose input gradients are known in close
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 import pytest
@@ -15,6 +16,36 @@ from landscape import ARCHITECTURES, LOSSES, NORMALIZATIONS, PENALTIES, plugins
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Tests (and the workers they start) cache extractors and statistics in a folder of their
+    own, never in the user's ~/.cache/landscape."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LANDSCAPE_CACHE", str(tmp_path_factory.mktemp("landscape-cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def digits_weights(tmp_path_factory):
+    """digits-cnn trained once per test session."""
+    from landscape.metrics import digits_cnn
+
+    path = tmp_path_factory.getbasetemp() / "digits-cnn-shared" / digits_cnn.WEIGHTS_FILE
+    digits_cnn.load_or_train(path)
+    return path
+
+
+@pytest.fixture
+def cache(tmp_path, digits_weights):
+    """An empty metrics cache folder holding only the trained digits-cnn weights."""
+    from landscape.metrics import digits_cnn
+
+    (tmp_path / "extractors").mkdir()
+    shutil.copy(digits_weights, tmp_path / "extractors" / digits_cnn.WEIGHTS_FILE)
+    return tmp_path
 
 
 @pytest.fixture

@@ -211,3 +211,18 @@ def test_gp_search_runs_its_trials_inside_the_declared_ranges(tmp_path):
         spec = json.loads(t.user_attrs["spec"])
         assert spec["lr"] == t.params["lr"] and spec["n_disc"] == 1
     assert len({t.params["lr"] for t in searched}) == 4
+
+
+def test_a_worker_missing_data_or_weights_gives_the_run_back_and_says_why(tmp_path):
+    data = {**TINY, "dataset": "cifar10", "data_root": str(tmp_path / "no-data")}
+    path = write_study(tmp_path, data)
+    proc = cli("run", str(path), "--workers", "1", "--results", str(tmp_path), "--no-report")
+    assert proc.returncode == 1
+    assert "cannot train here" in proc.stderr
+    # the first thing missing is named: Inception's weights here, else the data set
+    assert "weights-inception" in proc.stderr or "cifar-10-batches-py" in proc.stderr
+    queue = Queue(load_study(path), default_storage(tmp_path / "tiny"), tmp_path / "tiny")
+    assert queue.counts() == Counter({"queued": 4})  # nothing lost, nothing marked failed
+    assert not (tmp_path / "tiny" / "runs").exists() or not any(
+        p for p in (tmp_path / "tiny" / "runs").iterdir() if not p.name.startswith(".")
+    )

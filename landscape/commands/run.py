@@ -47,4 +47,4 @@ def run(args: argparse.Namespace) -> int:
         results_root=args.results,
         report=not args.no_report,
     )
-    return 1 if counts.get("failed") else 0
+    return 1 if counts.get("failed") or counts.get("worker_errors") else 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from landscape.study import Worker, load_study, results_dir
 from landscape.study.queue import default_storage
+from landscape.study.worker import WorkerCannotRun
 
 HELP = "take runs from a study's queue and train them"
 
@@ -48,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
         max_retries=args.max_retries,
         progress=sys.stderr.isatty(),
     )
-    taken = worker.run(args.max_runs)
+    try:
+        taken = worker.run(args.max_runs)
+    except WorkerCannotRun as error:
+        print(f"landscape worker: cannot train here: {error}", file=sys.stderr)
+        return 3
     print(f"worker {os.getpid()}: {taken} run(s) taken", file=sys.stderr)
     return 0

@@ -1,0 +1,38 @@
+"""Metrics: IS, FID and KID through torch-fidelity, MS-SSIM, under recorded protocols.
+
+See docs/metrics.md and PAPER.md 7. The public surface:
+
+- :func:`protocol_for` / :class:`Protocol`: how a score is computed, stored beside it.
+- :class:`Evaluator`: ``Evaluator(protocol)(G)`` -> scores of a generator in memory.
+- :func:`prepare_stats`: fill the reference-statistics cache ahead of a study.
+- :class:`EvaluationHook`: the training loop's evaluation hook (appends to evals.jsonl).
+- ``digits-cnn``: an offline feature extractor, registered with torch-fidelity on import.
+"""
+
+from landscape.metrics.cache import default_cache_dir
+from landscape.metrics.evaluate import EVAL_DIVERGED, Evaluator, prepare_stats
+from landscape.metrics.inception import InceptionWeightsMissing, inception_weights_path
+from landscape.metrics.log import EvaluationHook, append_evaluation, read_evaluations, run_score
+from landscape.metrics.protocol import (
+    Protocol,
+    ProtocolMismatchError,
+    assert_one_protocol,
+    protocol_for,
+)
+
+__all__ = [
+    "EVAL_DIVERGED",
+    "EvaluationHook",
+    "Evaluator",
+    "InceptionWeightsMissing",
+    "Protocol",
+    "ProtocolMismatchError",
+    "append_evaluation",
+    "assert_one_protocol",
+    "default_cache_dir",
+    "inception_weights_path",
+    "prepare_stats",
+    "protocol_for",
+    "read_evaluations",
+    "run_score",
+]

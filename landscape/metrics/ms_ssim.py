@@ -26,60 +26,87 @@ MAX_VAL = 255.0
 BATCHES, BATCH_SIZE = 5, 64
 
 
-def _gaussian(size: int, sigma: float, dtype: torch.dtype, device) -> Tensor:
-    """The normalised 1-D factor of compare_gan's 2-D window (softmax of -x^2 / 2 sigma^2)."""
+def _window(n: int, size: int, sigma: float, dtype: torch.dtype, device) -> Tensor:
+    """(n - size + 1, n) matrix M such that M @ v is the 'valid' Gaussian filtering of v: the
+    normalised 1-D factor of compare_gan's 2-D window (softmax of -x^2 / 2 sigma^2)."""
     coords = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
-    return torch.softmax(-0.5 * coords**2 / sigma**2, dim=0)
-
-
-def _blur(x: Tensor, g: Tensor) -> Tensor:
-    """Depthwise 'valid' filtering of (N, C, H, W) with the separable window g x g."""
-    c = x.shape[1]
-    x = F.conv2d(x, g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-    return F.conv2d(x, g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    g = torch.softmax(-0.5 * coords**2 / sigma**2, dim=0)
+    band = torch.zeros(n - size + 1, n, dtype=dtype, device=device)
+    for i in range(n - size + 1):
+        band[i, i : i + size] = g
+    return band
 
 
 def _downscale(x: Tensor) -> Tensor:
     """2x2 average pool; an odd side is first padded by one symmetric row/column at its end."""
-    pad_h, pad_w = x.shape[-2] % 2, x.shape[-1] % 2
-    if pad_h or pad_w:  # 'SYMMETRIC' padding of one: repeat the last row / column
-        x = torch.cat([x, x[..., -1:, :]], dim=-2) if pad_h else x
-        x = torch.cat([x, x[..., :, -1:]], dim=-1) if pad_w else x
+    if x.shape[-2] % 2:  # 'SYMMETRIC' padding of one: repeat the last row / column
+        x = torch.cat([x, x[..., -1:, :]], dim=-2)
+    if x.shape[-1] % 2:
+        x = torch.cat([x, x[..., :, -1:]], dim=-1)
     return F.avg_pool2d(x, 2)
+
+
+class _Scale:
+    """One scale of a set of images, with the per-image filtered moments precomputed (the
+    filter is linear, so only the cross term E[xy] has to be computed per pair)."""
+
+    def __init__(self, x: Tensor) -> None:
+        h, w = x.shape[-2:]
+        size = min(FILTER_SIZE, h, w)
+        self.rows = _window(h, size, FILTER_SIGMA, x.dtype, x.device)
+        self.cols = _window(w, size, FILTER_SIGMA, x.dtype, x.device).T
+        self.x, self.mu, self.sq = x, self.blur(x), self.blur(x * x)
+        self.mu2 = self.mu**2
+
+    def blur(self, t: Tensor) -> Tensor:  # separable 2-D filtering as two matrix products
+        return self.rows @ t @ self.cols
+
+    def terms(self, p: Tensor, q: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean luminance*cs (SSIM) and mean cs over the image, per pair and channel."""
+        c1, c2 = (K1 * MAX_VAL) ** 2, (K2 * MAX_VAL) ** 2
+        mu_p, mu_q = self.mu[p], self.mu[q]
+        cross = 2 * mu_p * mu_q
+        mu2 = self.mu2[p] + self.mu2[q]
+        luminance = (cross + c1) / (mu2 + c1)
+        cov2 = 2 * self.blur(self.x[p] * self.x[q]) - cross
+        cs = (cov2 + c2) / (self.sq[p] + self.sq[q] - mu2 + c2)
+        return (luminance * cs).mean(dim=(-2, -1)), cs.mean(dim=(-2, -1))
+
+
+def _scores(images: Tensor, p: Tensor, q: Tensor, chunk: int = 256) -> Tensor:
+    """MS-SSIM of the pairs (images[p[k]], images[q[k]]), images (N, C, H, W) in [0, 255]."""
+    if images.dim() != 4:
+        raise ValueError(f"need (N, C, H, W) images, got {tuple(images.shape)}")
+    x = images.double()
+    scales = []
+    for k in range(len(WEIGHTS)):
+        x = _downscale(x) if k else x
+        scales.append(_Scale(x))
+    weights = torch.tensor(WEIGHTS, dtype=x.dtype, device=x.device)
+    out = []
+    for pc, qc in zip(p.split(chunk), q.split(chunk), strict=True):
+        per_scale = [s.terms(pc, qc) for s in scales]
+        # cs at the first 4 scales, SSIM at the last; each clipped at 0 (compare_gan's ReLU)
+        stack = torch.stack([cs for _, cs in per_scale[:-1]] + [per_scale[-1][0]], dim=-1)
+        out.append(stack.clamp_min(0).pow(weights).prod(dim=-1).mean(dim=-1))  # mean over C
+    return torch.cat(out).float()
 
 
 def ms_ssim(a: Tensor, b: Tensor) -> Tensor:
     """MS-SSIM of image pairs ``a[i]``, ``b[i]``: (N, C, H, W) in [0, 255] -> (N,)."""
-    if a.shape != b.shape or a.dim() != 4:
-        raise ValueError(f"need two (N, C, H, W) batches of one shape, got {a.shape}, {b.shape}")
-    x, y = a.double(), b.double()
-    c1, c2 = (K1 * MAX_VAL) ** 2, (K2 * MAX_VAL) ** 2
-    terms = []
-    for scale in range(len(WEIGHTS)):
-        if scale > 0:
-            x, y = _downscale(x), _downscale(y)
-        g = _gaussian(min(FILTER_SIZE, *x.shape[-2:]), FILTER_SIGMA, x.dtype, x.device)
-        mu_x, mu_y = _blur(x, g), _blur(y, g)
-        luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
-        cs = (2 * _blur(x * y, g) - 2 * mu_x * mu_y + c2) / (
-            _blur(x * x + y * y, g) - (mu_x**2 + mu_y**2) + c2
-        )
-        last = scale == len(WEIGHTS) - 1
-        terms.append(((luminance * cs) if last else cs).mean(dim=(-2, -1)).clamp_min(0))
-    weights = torch.tensor(WEIGHTS, dtype=x.dtype, device=x.device)
-    per_channel = torch.stack(terms, dim=-1).pow(weights).prod(dim=-1)  # (N, C)
-    return per_channel.mean(dim=-1).float()
+    if a.shape != b.shape:
+        raise ValueError(f"need two batches of one shape, got {tuple(a.shape)}, {tuple(b.shape)}")
+    n = torch.arange(len(a), device=a.device)
+    return _scores(torch.cat([a, b]), n, n + len(a))
 
 
 def pairwise_mean(images: Tensor) -> float:
     """Mean MS-SSIM over the ordered pairs of distinct images of one batch (compare_gan
     ``ms_ssim_score``). MS-SSIM is symmetric, so each unordered pair is computed once."""
-    i, j = torch.triu_indices(len(images), len(images), offset=1, device=images.device)
-    if len(i) == 0:
+    if len(images) < 2:
         raise ValueError("MS-SSIM diversity needs at least 2 images")
-    scores = torch.cat([ms_ssim(images[p], images[q]) for p, q in zip(i.split(512), j.split(512),
-                                                                       strict=True)])  # fmt: skip
-    return scores.double().mean().item()
+    p, q = torch.triu_indices(len(images), len(images), offset=1, device=images.device)
+    return _scores(images, p, q).double().mean().item()
 
 
 def selection(n: int, *, seed: int = 0) -> Tensor:

@@ -24,7 +24,12 @@ SAMPLE_MULTIPLE = 50  # compare_gan's Inception batch: N is rounded down to a mu
 DEFAULT_N = 10_000
 REAL_LIMIT = {"celeba_hq_128": 3_000, "digits": 350}  # test split sizes (digits: 359 -> 350)
 MS_SSIM_DATASETS = frozenset({"celeba", "celeba_hq_128"})  # PAPER.md 7: CelebA(-HQ) only
-INCEPTION_NOTE = "TF-exact Inception (2015-12-05); comparable with the paper's numbers"
+PAPER_DATASETS = frozenset({"cifar10", "lsun_bedroom", "celeba_hq_128", "mnist", "fashion_mnist"})
+INCEPTION_NOTE = "TF-exact Inception (2015-12-05) under the paper's protocol (PAPER.md 7)"
+NOT_PAPER_PROTOCOL_NOTE = (
+    "TF-exact Inception, but not the paper's protocol for this data set (PAPER.md 7): compare "
+    "only with scores computed under this same protocol"
+)
 NOT_COMPARABLE_NOTE = (
     "features from '{}', not Inception: these scores rank models against each other under this "
     "protocol only and are NOT comparable with Inception-based FID/IS/KID numbers from papers"
@@ -62,11 +67,24 @@ class Protocol:
 
     @property
     def comparable_with_papers(self) -> bool:
-        return self.extractor == inception.NAME
+        """Inception features under the paper's own protocol for one of the paper's data sets."""
+        return (
+            self.extractor == inception.NAME
+            and self.dataset in PAPER_DATASETS
+            and self == protocol_for(self.dataset)
+        )
+
+    @property
+    def note(self) -> str:
+        """A plain sentence on what these scores may be compared with."""
+        if self.comparable_with_papers:
+            return INCEPTION_NOTE
+        if self.extractor == inception.NAME:
+            return NOT_PAPER_PROTOCOL_NOTE
+        return NOT_COMPARABLE_NOTE.format(self.extractor)
 
     def as_dict(self) -> dict:
         """Every field, the derived labels, and the library versions (JSON-ready)."""
-        note = INCEPTION_NOTE if self.comparable_with_papers else NOT_COMPARABLE_NOTE
         return {
             "name": self.name,
             **asdict(self),
@@ -79,7 +97,7 @@ class Protocol:
             "feature_layers": feature_layers(self.extractor),
             "extractor_weights": weights_label(self.extractor),
             "comparable_with_papers": self.comparable_with_papers,
-            "note": note.format(self.extractor),
+            "note": self.note,
             "versions": versions(),
         }
 
@@ -150,4 +168,3 @@ def assert_one_protocol(records: Iterable[Mapping]) -> str:
     if not seen:
         raise ValueError("no evaluation records")
     return next(iter(seen.values())).get("name", "?")
-

@@ -19,8 +19,9 @@ import torch
 from torch import Tensor
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
+from landscape.data import load
 from landscape.metrics.cache import load_or_compute, resolve_cache_dir
-from landscape.metrics.extractors import feature_layers
+from landscape.metrics.extractors import feature_layers, weights_label
 from landscape.metrics.features import extract
 from landscape.metrics.protocol import Protocol
 from landscape.metrics.scores import Statistics, statistics
@@ -38,10 +39,19 @@ class Reference:
 
 
 def reference_key(protocol: Protocol) -> str:
-    """A file-name-safe key naming everything the cached features depend on."""
+    """A file-name-safe key naming everything the cached features depend on, the extractor's
+    weights (file and version) included."""
     layers = feature_layers(protocol.extractor)
-    parts = [protocol.dataset, protocol.split, str(protocol.n_real), protocol.extractor,
-             layers["fid"], layers["kid"], f"f{FORMAT}"]  # fmt: skip
+    parts = [
+        protocol.dataset,
+        protocol.split,
+        str(protocol.n_real),
+        protocol.extractor,
+        Path(weights_label(protocol.extractor)).stem,
+        layers["fid"],
+        layers["kid"],
+        f"f{FORMAT}",
+    ]
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts))
 
 
@@ -52,8 +62,6 @@ def reference_path(protocol: Protocol, cache_dir: str | Path | None = None) -> P
 
 def real_images(protocol: Protocol, data_root: str | Path | None) -> Tensor:
     """The first ``n_real`` images of the reference split, uint8 (N, C, H, W)."""
-    from landscape.data import load
-
     data = load(protocol.dataset, protocol.split, root=data_root)
     if len(data) < protocol.n_real:
         raise ValueError(
@@ -75,13 +83,23 @@ def compute_reference(
     images = real_images(protocol, data_root)
     features = extract(extractor, images.split(protocol.batch_size), device=device)
     layers = feature_layers(protocol.extractor)
-    meta = {"key": reference_key(protocol), "protocol": protocol.as_dict(), "format": FORMAT}
+    meta = {
+        "key": reference_key(protocol),
+        "protocol": protocol.as_dict(),
+        "format": FORMAT,
+        "image_shape": list(images.shape[1:]),
+    }
     return Reference(statistics(features[layers["fid"]]), features[layers["kid"]], meta)
 
 
 def _save(ref: Reference, f: IO[bytes]) -> None:
-    np.savez(f, mu=ref.stats.mu, sigma=ref.stats.sigma, kid_features=ref.kid_features.numpy(),
-             meta=np.array(json.dumps(ref.meta)))  # fmt: skip
+    np.savez(
+        f,
+        mu=ref.stats.mu,
+        sigma=ref.stats.sigma,
+        kid_features=ref.kid_features.numpy(),
+        meta=np.array(json.dumps(ref.meta)),
+    )
 
 
 def _load(path: Path) -> Reference:

@@ -18,8 +18,16 @@ from torch_fidelity.metric_fid import (
     fid_features_to_statistics,
     fid_statistics_to_metric,
 )
-from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
-from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+from torch_fidelity.metric_isc import (
+    KEY_METRIC_ISC_MEAN,
+    KEY_METRIC_ISC_STD,
+    isc_features_to_metric,
+)
+from torch_fidelity.metric_kid import (
+    KEY_METRIC_KID_MEAN,
+    KEY_METRIC_KID_STD,
+    kid_features_to_metric,
+)
 
 KID_SUBSETS = 100  # torch-fidelity's defaults: 100 random subsets of 1000 samples
 KID_SUBSET_SIZE = 1000

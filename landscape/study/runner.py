@@ -103,7 +103,7 @@ def run_study(
     wanted = {"report": False}
     previous = signal.signal(signal.SIGUSR1, lambda *_: wanted.update(report=True))
     try:
-        _watch(queue, procs, total, results, wanted)
+        worker_errors = _watch(queue, procs, total, results, wanted)
     except KeyboardInterrupt:
         for p in procs:
             p.send_signal(signal.SIGTERM)  # each checkpoints its run and re-queues it
@@ -114,12 +114,14 @@ def run_study(
         signal.signal(signal.SIGUSR1, previous)
     counts = dict(queue.counts())
     print(f"finished: {_line(counts, total, 0.0)}", flush=True)
+    if worker_errors:
+        counts["worker_errors"] = worker_errors
     if report:
         write_report(results, total)
     return counts
 
 
-def _watch(queue: Queue, procs, total: int, results: Path, wanted: dict) -> None:
+def _watch(queue: Queue, procs, total: int, results: Path, wanted: dict) -> int:
     """A status line every few seconds until every worker has exited."""
     start, tty = time.monotonic(), sys.stderr.isatty()
     last_print = 0.0
@@ -140,7 +142,11 @@ def _watch(queue: Queue, procs, total: int, results: Path, wanted: dict) -> None
         print(file=sys.stderr)
     bad = [p.returncode for p in procs if p.returncode not in (0, None)]
     if bad:
-        print(f"warning: {len(bad)} worker(s) exited with errors {bad}", file=sys.stderr)
+        print(
+            f"warning: {len(bad)} worker(s) exited with errors {bad}; see their messages above",
+            file=sys.stderr,
+        )
+    return len(bad)
 
 
 def _line(counts, total: int, elapsed: float) -> str:

@@ -20,6 +20,7 @@ from filelock import FileLock, Timeout
 from optuna.trial import TrialState
 
 from landscape.data import ImageData, load
+from landscape.metrics import InceptionWeightsMissing as EnvironmentProblem
 from landscape.study.queue import Claim, Queue, void
 from landscape.study.spec import StudySpec
 from landscape.train import RunSpec, train
@@ -39,6 +40,10 @@ def best_evaluation(evals: list[dict[str, Any]]) -> dict[str, Any] | None:
         and e["fid"] != DIVERGED_SCORE
     ]
     return min(finite, key=lambda e: e["fid"]) if finite else None
+
+
+class WorkerCannotRun(RuntimeError):
+    """This machine cannot train the study's runs (missing data set or extractor weights)."""
 
 
 class Worker:
@@ -81,14 +86,20 @@ class Worker:
         except Timeout:
             void(claim.study, claim.trial, "duplicate: another worker is training this run")
             return "duplicate"
+        try:  # what the machine lacks is not the run's fault: give the run back and stop
+            evaluate, data = self.evaluator(spec), self.data(spec)
+        except (EnvironmentProblem, FileNotFoundError) as error:
+            lock.release()
+            self.queue.retry(claim, f"worker could not start it: {error}", count_attempt=False)
+            raise WorkerCannotRun(str(error)) from error
         beat = _Heartbeat(claim)
         try:
             result = train(
                 spec,
                 self.results / "runs" / spec.run_id,
                 device=self.device,
-                evaluate=self.evaluator(spec),
-                data=self.data(spec),
+                evaluate=evaluate,
+                data=data,
                 data_root=self.study.data_root,
                 checkpoint_every=self.study.checkpoint_every,
                 log_every=self.study.log_every,

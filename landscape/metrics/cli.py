@@ -1,0 +1,78 @@
+"""``prepare-stats DATASET``: fill the reference-statistics cache ahead of a study.
+
+``landscape.cli`` mounts it as ``landscape prepare-stats``; until then (or without the rest of
+the CLI) ``python -m landscape.metrics prepare-stats DATASET`` runs the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from landscape.metrics import digits_cnn
+from landscape.metrics.cache import resolve_cache_dir
+from landscape.metrics.evaluate import prepare_stats
+from landscape.metrics.inception import InceptionWeightsMissing
+from landscape.metrics.protocol import protocol_for
+
+
+def add_prepare_stats_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``prepare-stats`` (for a subcommand parser)."""
+    parser.add_argument("dataset", help="data set name (a DATASETS key), e.g. cifar10, digits")
+    parser.add_argument(
+        "--data-root", default=None, help="where the data sets live (default $LANDSCAPE_DATA)"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="statistics cache (default: $LANDSCAPE_CACHE, else ~/.cache/landscape)",
+    )
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
+    parser.add_argument(
+        "--n-samples",
+        type=int,
+        default=None,
+        help="number of samples (default: the paper's, PAPER.md 7)",
+    )
+    parser.add_argument(
+        "--extractor",
+        default=None,
+        help="torch-fidelity feature extractor (default inception-v3-compat; "
+        "digits-cnn for digits)",
+    )
+
+
+def prepare_stats_command(args: argparse.Namespace) -> int:
+    """Run ``prepare-stats``; prints the cache file. Exit status 2 on a clear user error."""
+    try:
+        protocol = protocol_for(args.dataset, n_samples=args.n_samples, extractor=args.extractor)
+        path = prepare_stats(
+            args.dataset,
+            data_root=args.data_root,
+            device=args.device,
+            cache_dir=args.cache_dir,
+            n_samples=args.n_samples,
+            extractor=args.extractor,
+        )
+    except (InceptionWeightsMissing, FileNotFoundError, ValueError) as error:
+        print(f"prepare-stats: {error}", file=sys.stderr)
+        return 2
+    print(f"{protocol.name}: {path}")
+    if protocol.extractor == digits_cnn.NAME:
+        weights = resolve_cache_dir(args.cache_dir) / "extractors" / digits_cnn.WEIGHTS_FILE
+        accuracy = digits_cnn.load_or_train(weights)["test_accuracy"]
+        print(f"{digits_cnn.NAME}: {accuracy:.1%} accuracy on the held-out digits test split")
+    print(f"note: {protocol.note}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m landscape.metrics prepare-stats DATASET [options]``."""
+    parser = argparse.ArgumentParser(prog="python -m landscape.metrics")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_prepare_stats_arguments(
+        commands.add_parser(
+            "prepare-stats", help="fill the reference-statistics cache for a data set"
+        )
+    )
+    return prepare_stats_command(parser.parse_args(argv))

@@ -1,0 +1,182 @@
+"""The evaluation step: a generator in memory -> IS, FID, KID (and MS-SSIM) under a protocol.
+
+PAPER.md 7: G in eval mode; z ~ U(-1, 1) drawn once for all N fakes from a generator seeded
+with 42; G run in batches of 64; its [0, 1] output scaled by 255 and not quantized; features
+of the fakes against cached features of the first N real test images; IS over one split; any
+NaN/inf pixel makes every metric the sentinel 31337.0 (compare_gan's ``NAN_DETECTED``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator as PyGenerator
+from contextlib import closing
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from landscape.metrics import ms_ssim, scores
+from landscape.metrics.extractors import create_extractor, feature_layers
+from landscape.metrics.features import extract
+from landscape.metrics.protocol import Protocol, protocol_for
+from landscape.metrics.reference import Reference, load_reference, reference_path
+from landscape.variants.architectures.base import Generator
+
+EVAL_DIVERGED = 31337.0
+MS_SSIM_SEED = 0  # the shuffle that picks the 5 x 64 fakes MS-SSIM looks at
+
+
+class _Diverged(Exception):
+    """A fake pixel was NaN or infinite."""
+
+
+class Evaluator:
+    """Scores generators under one :class:`Protocol`.
+
+    The feature extractor is built here, so a missing Inception file raises
+    :class:`~landscape.metrics.inception.InceptionWeightsMissing` before a run records
+    anything. The reference statistics are loaded (or computed and cached) on first use or by
+    :meth:`prepare`.
+    """
+
+    def __init__(
+        self,
+        protocol: Protocol,
+        *,
+        data_root: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        self.protocol = protocol
+        self.data_root = data_root
+        self.device = torch.device(device)
+        self.cache_dir = cache_dir
+        self.layers = feature_layers(protocol.extractor)
+        self.extractor = create_extractor(
+            protocol.extractor, device=self.device, cache_dir=cache_dir
+        )
+        self._reference: Reference | None = None
+
+    @property
+    def reference_path(self) -> Path:
+        return reference_path(self.protocol, self.cache_dir)
+
+    @property
+    def reference(self) -> Reference:
+        """The real split's statistics: from the cache, computed and cached on a miss."""
+        if self._reference is None:
+            self._reference, _ = load_reference(
+                self.protocol,
+                self.extractor,
+                data_root=self.data_root,
+                device=self.device,
+                cache_dir=self.cache_dir,
+            )
+        return self._reference
+
+    def prepare(self) -> Path:
+        """Fill the reference cache now (e.g. before training starts); returns the file."""
+        _ = self.reference
+        return self.reference_path
+
+    def __call__(self, G: Generator) -> dict:
+        """Scores of ``G``: fid, is_mean, is_std, kid_mean, kid_std, ms_ssim, protocol."""
+        p = self.protocol
+        reference = self.reference  # a missing data set fails before any sampling
+        keep = ms_ssim.selection(p.n_fake, seed=MS_SSIM_SEED) if p.ms_ssim else None
+        kept: list[tuple[Tensor, Tensor]] = []
+        try:  # closing(): G's mode is restored even if the extractor raises mid-way
+            with closing(self._fakes(G, keep, kept, reference.meta.get("image_shape"))) as fakes:
+                features = extract(
+                    self.extractor, fakes, device=self.device, quantize=p.quantize_fakes
+                )
+        except _Diverged:
+            return diverged(p)
+        kid_mean, kid_std = scores.kid(
+            features[self.layers["kid"]],
+            reference.kid_features,
+            subsets=p.kid_subsets,
+            subset_size=p.kid_subset_size,
+            seed=p.kid_seed,
+        )
+        is_mean, is_std = scores.inception_score(features[self.layers["isc"]], splits=p.is_splits)
+        fake_stats = scores.statistics(features[self.layers["fid"]])
+        diversity = ms_ssim.score(_in_order(kept, keep)) if keep is not None else None
+        return {
+            "fid": scores.fid(fake_stats, reference.stats),
+            "is_mean": is_mean,
+            "is_std": is_std,
+            "kid_mean": kid_mean,
+            "kid_std": kid_std,
+            "ms_ssim": diversity,
+            "protocol": p.as_dict(),
+        }
+
+    def _fakes(
+        self,
+        G: Generator,
+        keep: Tensor | None,
+        kept: list[tuple[Tensor, Tensor]],
+        shape: list[int] | None,
+    ) -> PyGenerator[Tensor, None, None]:
+        """Fakes in [0, 255], unquantized, batch by batch; the ones at ``keep`` go to ``kept``
+        (with their indices) for MS-SSIM. G's train/eval mode is restored afterwards."""
+        p = self.protocol
+        was_training = G.training
+        G.eval()
+        try:
+            device = next(G.parameters()).device
+            rng = torch.Generator(device).manual_seed(p.z_seed)
+            z = G.sample_z(p.n_fake, device=device, generator=rng)
+            for start, zb in zip(
+                range(0, p.n_fake, p.batch_size), z.split(p.batch_size), strict=True
+            ):
+                with torch.no_grad():
+                    x = G(zb)
+                if shape is not None and list(x.shape[1:]) != shape:
+                    raise ValueError(
+                        f"G makes {tuple(x.shape[1:])} images, but {p.dataset} "
+                        f"({p.split}) holds {tuple(shape)} images"
+                    )
+                if not torch.isfinite(x).all():
+                    raise _Diverged
+                x = x * 255
+                if keep is not None:
+                    hit = keep[(keep >= start) & (keep < start + len(x))]
+                    kept.append((hit, x[(hit - start).to(x.device)]))
+                yield x
+        finally:
+            G.train(was_training)
+
+
+def _in_order(kept: list[tuple[Tensor, Tensor]], keep: Tensor) -> Tensor:
+    """The kept fakes, rearranged in the order of ``keep`` (the MS-SSIM batches)."""
+    index = torch.cat([i for i, _ in kept])
+    images = torch.cat([x for _, x in kept])
+    position = torch.empty(int(index.max()) + 1, dtype=torch.long)
+    position[index] = torch.arange(len(index))
+    return images[position[keep].to(images.device)]
+
+
+def diverged(protocol: Protocol) -> dict:
+    """The record of an evaluation whose fakes held NaN/inf: every metric is 31337.0."""
+    metrics = ("fid", "is_mean", "is_std", "kid_mean", "kid_std")
+    out: dict = dict.fromkeys(metrics, EVAL_DIVERGED)
+    out["ms_ssim"] = EVAL_DIVERGED if protocol.ms_ssim else None
+    out["protocol"] = protocol.as_dict()
+    return out
+
+
+def prepare_stats(
+    dataset: str,
+    *,
+    data_root: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    cache_dir: str | Path | None = None,
+    n_samples: int | None = None,
+    extractor: str | None = None,
+) -> Path:
+    """Fill the reference-statistics cache for ``dataset`` (``landscape prepare-stats``) under
+    its default protocol (or the given sample count / extractor); returns the cache file."""
+    protocol = protocol_for(dataset, n_samples=n_samples, extractor=extractor)
+    return Evaluator(protocol, data_root=data_root, device=device, cache_dir=cache_dir).prepare()
