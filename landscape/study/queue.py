@@ -45,7 +45,17 @@ def open_storage(url: str) -> optuna.storages.BaseStorage | str:
         path = Path(url.removeprefix("journal:"))
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
-    return optuna.storages.RDBStorage(url, heartbeat_interval=None)
+    # Workers started together (a Slurm array) race to create the schema in an empty
+    # database; the losers see "already exists" errors. A moment later the schema is there.
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=None)
+        except Exception as error:  # sqlalchemy's IntegrityError / ProgrammingError
+            message = str(error).lower()
+            if attempt == 4 or not ("already exists" in message or "duplicate" in message):
+                raise
+            time.sleep(0.5 + attempt)
+    raise AssertionError("unreachable")
 
 
 def make_sampler(study: StudySpec, sc: SearchCell) -> optuna.samplers.BaseSampler:
