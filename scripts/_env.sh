@@ -15,8 +15,13 @@ STAMP=".venv/.installed${EXTRAS:+-$EXTRAS}"
 WANT="$(sha1sum pyproject.toml | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "Installing landscape${EXTRAS:+[$EXTRAS]} into .venv (first time: a few minutes)..."
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".${EXTRAS:+[$EXTRAS]}"
+    if ! { .venv/bin/python -m pip install --upgrade pip \
+           && .venv/bin/python -m pip install -e ".${EXTRAS:+[$EXTRAS]}"; } > .venv/install.log 2>&1
+    then
+        tail -n 30 .venv/install.log >&2
+        echo "Installation failed; the whole log is in .venv/install.log" >&2
+        exit 1
+    fi
     echo "$WANT" > "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
