@@ -133,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     device = pick_device(args.device)
     images = torch.randint(0, 256, (4096, 3, 32, 32), dtype=torch.uint8, device=device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     print(
         f"device={device} ({name}) torch={torch.__version__} threads={torch.get_num_threads()} "
         f"width={args.width:g} batch={args.batch} steps={args.steps}"
@@ -151,6 +151,15 @@ def main() -> None:
                 speeds[arch] = ours
     if args.record:
         record(speeds, f"{device.type}: {name}", args)
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            models = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        return f"{models[0]}, {torch.get_num_threads()} threads"
+    except (OSError, IndexError):
+        return platform.machine()
 
 
 def record(speeds: dict[str, float], device: str, args: argparse.Namespace) -> None:

@@ -124,3 +124,19 @@ def quadratic_critic():
         return QuadraticCritic(0.5 * (m + m.T))
 
     return make
+
+
+@pytest.fixture
+def nan_loss(restore_registries):
+    """A registered loss that turns NaN at the 6th step (two calls a step at n_disc 1)."""
+    from landscape import LossPair
+
+    calls = {"n": 0}
+
+    @LOSSES.register("test_nan_after_5_steps")
+    def nan_after(real, fake):
+        calls["n"] += 1
+        scale = float("nan") if calls["n"] > 10 else 1.0
+        return LossPair(d=(real.mean() - fake.mean()) * scale, g=-fake.mean() * scale)
+
+    return "test_nan_after_5_steps"

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 import torch
 
-from landscape import LOSSES, LossPair
 from landscape.data import load
 from landscape.report import write_report
 from landscape.train import RunSpec, train
@@ -52,19 +51,6 @@ def stand_in_scores(G) -> dict:
         "ms_ssim": None,
         "protocol": PROTOCOL,
     }
-
-
-@pytest.fixture
-def nan_loss(restore_registries):
-    calls = {"n": 0}
-
-    @LOSSES.register("test_nan_after_5_steps")
-    def nan_after(real, fake):
-        calls["n"] += 1
-        scale = float("nan") if calls["n"] > 10 else 1.0  # 2 calls per step at n_disc = 1
-        return LossPair(d=(real.mean() - fake.mean()) * scale, g=-fake.mean() * scale)
-
-    return "test_nan_after_5_steps"
 
 
 def test_report_of_a_real_tiny_study(tmp_path, nan_loss):

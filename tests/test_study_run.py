@@ -226,3 +226,18 @@ def test_a_worker_missing_data_or_weights_gives_the_run_back_and_says_why(tmp_pa
     assert not (tmp_path / "tiny" / "runs").exists() or not any(
         p for p in (tmp_path / "tiny" / "runs").iterdir() if not p.name.startswith(".")
     )
+
+
+def test_workers_are_pinned_round_robin_to_the_visible_gpus(monkeypatch):
+    from landscape.study.runner import worker_env
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
+    envs = [worker_env(i, 4) for i in range(4)]  # 2 runs per GPU
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["2", "5", "2", "5"]
+    assert [e["LANDSCAPE_WORKER_INDEX"] for e in envs] == ["0", "1", "2", "3"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU: the cores are shared
+    monkeypatch.delenv("LANDSCAPE_THREADS", raising=False)
+    env = worker_env(0, 2)
+    assert env["CUDA_VISIBLE_DEVICES"] == "" and int(env["LANDSCAPE_THREADS"]) == max(
+        1, (os.cpu_count() or 1) // 2
+    )

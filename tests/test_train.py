@@ -15,7 +15,6 @@ import pytest
 import torch
 from PIL import Image
 
-from landscape import LOSSES, LossPair
 from landscape.train import RunSpec, train
 from landscape.train.records import read_jsonl
 
@@ -118,20 +117,6 @@ def test_resume_after_sigkill_is_bit_exact(tmp_path, reference):
     result = train(RunSpec(**TINY), run, checkpoint_every=3, log_every=1, progress=False)
     assert result.status == "ok"
     assert_same_run(reference, run)
-
-
-@pytest.fixture
-def nan_loss():
-    calls = {"n": 0}
-
-    @LOSSES.register("test_nan_after_5_steps")
-    def nan_after(real, fake):
-        calls["n"] += 1
-        scale = float("nan") if calls["n"] > 10 else 1.0  # 2 calls per step at n_disc = 1
-        return LossPair(d=(real.mean() - fake.mean()) * scale, g=-fake.mean() * scale)
-
-    yield "test_nan_after_5_steps"
-    del LOSSES._entries["test_nan_after_5_steps"]
 
 
 def test_divergence_is_a_result_with_its_step_and_curve(tmp_path, nan_loss):

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from landscape.study import load_study, run_study
+from landscape.study.runner import visible_gpus
 
 HELP = "run a study file with N parallel workers and write its report"
 
@@ -19,9 +20,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="worker processes (one per GPU when GPUs are present); 0 only queues the runs "
+        default=None,
+        help="worker processes, pinned round-robin to the GPUs when there are GPUs "
+        "(default: one per GPU x --runs-per-gpu, or 1 without GPUs); 0 only queues the runs "
         "for workers started elsewhere with `landscape worker`",
+    )
+    parser.add_argument(
+        "--runs-per-gpu",
+        type=int,
+        default=1,
+        help="runs sharing each GPU when --workers is not given: small GAN models leave a "
+        "large GPU mostly idle (default 1; measure with bench/runs_per_gpu.py)",
     )
     parser.add_argument(
         "--storage",
@@ -38,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.workers is None:
+        args.workers = max(1, len(visible_gpus()) * args.runs_per_gpu)
     if args.workers < 0:
         raise ValueError(f"--workers must be >= 0 (0: only queue the runs), got {args.workers}")
     counts = run_study(

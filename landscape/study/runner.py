@@ -52,22 +52,25 @@ def worker_command(study: StudySpec, storage: str, results_root: Path) -> list[s
 
 
 def worker_env(index: int, workers: int) -> dict[str, str]:
+    """Worker ``index`` of ``workers``: pinned round-robin to one GPU when there are GPUs (so
+    8 workers on 4 GPUs is 2 runs per GPU), else given its share of the CPU cores."""
     env = dict(os.environ, LANDSCAPE_WORKER_INDEX=str(index))
-    gpus = _gpu_count()
+    gpus = visible_gpus()
     if gpus:
-        env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+        env["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
     else:  # share the cores instead of every process claiming all of them
         env.setdefault("LANDSCAPE_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     return env
 
 
-def _gpu_count() -> int:
+def visible_gpus() -> list[str]:
+    """The GPU ids this process may use (respecting its own CUDA_VISIBLE_DEVICES)."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        return len([d for d in visible.split(",") if d.strip()])
+        return [d.strip() for d in visible.split(",") if d.strip()]
     import torch
 
-    return torch.cuda.device_count()
+    return [str(i) for i in range(torch.cuda.device_count())]
 
 
 def run_study(

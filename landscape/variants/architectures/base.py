@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -39,14 +40,30 @@ ArchitectureBuilder = Callable[..., GanPair]
 ARCHITECTURES: Registry[ArchitectureBuilder] = Registry("architecture")
 
 
-def resolutions(*supported: int) -> Callable[[ArchitectureBuilder], ArchitectureBuilder]:
-    """Declare the image sizes an architecture supports; building another one is an error."""
+def architecture(
+    name: str, *supported: int
+) -> Callable[[ArchitectureBuilder], ArchitectureBuilder]:
+    """Register ``build(resolution, channels, norm, z_dim, width) -> GanPair`` as ``name``,
+    for the image sizes ``supported``. The registered builder takes keyword arguments with
+    the paper's defaults, checks them first, and names the supported sizes in
+    ``.resolutions``."""
 
-    def declare(build: ArchitectureBuilder) -> ArchitectureBuilder:
-        build.resolutions = tuple(supported)  # type: ignore[attr-defined]
-        return build
+    def register(build: ArchitectureBuilder) -> ArchitectureBuilder:
+        @functools.wraps(build)
+        def checked(
+            resolution: int = supported[0],
+            channels: int = 3,
+            norm: str = "none",
+            z_dim: int = 128,
+            width: float = 1.0,
+        ) -> GanPair:
+            check_build_args(name, supported, resolution, channels, z_dim, width)
+            return build(resolution, channels, norm, z_dim, width)
 
-    return declare
+        checked.resolutions = tuple(supported)  # type: ignore[attr-defined]
+        return ARCHITECTURES.register(name)(checked)
+
+    return register
 
 
 def check_build_args(

@@ -8,11 +8,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from landscape.variants.architectures.base import (
-    ARCHITECTURES,
     GanPair,
     Generator,
-    check_build_args,
-    resolutions,
+    architecture,
     scaled,
 )
 from landscape.variants.architectures.layers import Conv2dSame, ConvTranspose2dSame, linear
@@ -119,34 +117,18 @@ class DCGANDiscriminator(nn.Module):
         return self.fc(self.body(x)).squeeze(1)
 
 
-@ARCHITECTURES.register("sndcgan")
-@resolutions(32, 64, 128)
-def sndcgan(
-    resolution: int = 32,
-    channels: int = 3,
-    norm: str = "none",
-    z_dim: int = 128,
-    width: float = 1.0,
-) -> GanPair:
+@architecture("sndcgan", 32, 64, 128)
+def sndcgan(resolution: int, channels: int, norm: str, z_dim: int, width: float) -> GanPair:
     """SNDCGAN of Miyato et al. 2018, the paper's small architecture (PAPER.md 4.2)."""
-    check_build_args("sndcgan", sndcgan.resolutions, resolution, channels, z_dim, width)
     return GanPair(
         SNDCGANGenerator(resolution, channels, z_dim, width),
         SNDCGANDiscriminator(resolution, channels, norm, width),
     )
 
 
-@ARCHITECTURES.register("dcgan")
-@resolutions(32, 64, 128)
-def dcgan(
-    resolution: int = 32,
-    channels: int = 3,
-    norm: str = "none",
-    z_dim: int = 128,
-    width: float = 1.0,
-) -> GanPair:
+@architecture("dcgan", 32, 64, 128)
+def dcgan(resolution: int, channels: int, norm: str, z_dim: int, width: float) -> GanPair:
     """DCGAN of Radford et al. 2016 as compare_gan builds it (PAPER.md 4.3; not in the study)."""
-    check_build_args("dcgan", dcgan.resolutions, resolution, channels, z_dim, width)
     return GanPair(
         DCGANGenerator(resolution, channels, z_dim, width),
         DCGANDiscriminator(resolution, channels, norm, width),

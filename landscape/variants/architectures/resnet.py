@@ -10,11 +10,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from landscape.variants.architectures.base import (
-    ARCHITECTURES,
     GanPair,
     Generator,
-    check_build_args,
-    resolutions,
+    architecture,
     scaled,
 )
 from landscape.variants.architectures.layers import Conv2dSame, linear, unpool
@@ -86,36 +84,20 @@ class ResNetDiscriminator(nn.Module):
         return self.fc(self.blocks(x).relu().mean(dim=(2, 3))).squeeze(1)
 
 
-@ARCHITECTURES.register("resnet_cifar")
-@resolutions(32)
-def resnet_cifar(
-    resolution: int = 32,
-    channels: int = 3,
-    norm: str = "none",
-    z_dim: int = 128,
-    width: float = 1.0,
-) -> GanPair:
+@architecture("resnet_cifar", 32)
+def resnet_cifar(resolution: int, channels: int, norm: str, z_dim: int, width: float) -> GanPair:
     """ResNet-CIFAR (PAPER.md 4.5): G 3 up-blocks of 256; D 2 down-blocks and 2 plain blocks
     of 128 (13 weight layers)."""
-    check_build_args("resnet_cifar", resnet_cifar.resolutions, resolution, channels, z_dim, width)
     g, d = scaled(256, width), scaled(128, width)
     G = ResNetGenerator([(g, g)] * 3, channels, z_dim)
     D = ResNetDiscriminator([(channels, d, True), (d, d, True), (d, d, False), (d, d, False)], norm)
     return GanPair(G, D)
 
 
-@ARCHITECTURES.register("resnet19")
-@resolutions(128)
-def resnet19(
-    resolution: int = 128,
-    channels: int = 3,
-    norm: str = "none",
-    z_dim: int = 128,
-    width: float = 1.0,
-) -> GanPair:
+@architecture("resnet19", 128)
+def resnet19(resolution: int, channels: int, norm: str, z_dim: int, width: float) -> GanPair:
     """ResNet19 (compare_gan ``resnet5``, PAPER.md 4.6): G 5 up-blocks 512..64, D 6 down-blocks
     64..512 (19 weight layers)."""
-    check_build_args("resnet19", resnet19.resolutions, resolution, channels, z_dim, width)
     c = [scaled(n, width) for n in (512, 512, 256, 256, 128, 64)]
     G = ResNetGenerator(list(zip(c, c[1:], strict=False)), channels, z_dim)
     dc = [channels] + [scaled(n, width) for n in (64, 128, 256, 256, 512, 512)]
