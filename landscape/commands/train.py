@@ -58,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / "runs" / spec.run_id
     evaluate = None
     if not args.no_eval:
-        from landscape.metrics import Evaluator, protocol_for
+        from landscape.metrics import Evaluator, protocol_of
 
-        protocol = protocol_for(spec.dataset, n_samples=spec.eval_samples, extractor=spec.extractor)
+        protocol = protocol_of(spec)
         evaluate = Evaluator(protocol, data_root=args.data_root, device=args.device or "cpu")
     result = train(
         spec,

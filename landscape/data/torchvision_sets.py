@@ -19,11 +19,11 @@ def _torchvision(cls, name: str, folder: str, root: Path, split: str, download: 
         return cls(str(root), train=split == "train", download=download)
     except RuntimeError as error:
         raise FileNotFoundError(
-            f"{name} ({split}) not found under {root / folder}. Either run with download enabled "
-            f"on a machine with internet access (`download: true` in the study file, or "
-            f"`--download`), or place the files torchvision expects there (for {name}: "
-            f"{folder}/ as torchvision downloads it) and point the data root at {root}. "
-            f"torchvision said: {error}"
+            f"{name} ({split}) not found under {root / folder}. Either let torchvision download "
+            f"it on a machine with internet access (`data_options: {{download: true}}` in the "
+            f"study file, or `landscape train --data_options '{{\"download\": true}}'`), or put "
+            f"the files torchvision expects in {root / folder} (or point the data root, "
+            f"$LANDSCAPE_DATA or --data-root, where they are). torchvision said: {error}"
         ) from None
 
 

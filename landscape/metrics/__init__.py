@@ -18,6 +18,7 @@ from landscape.metrics.protocol import (
     ProtocolMismatchError,
     assert_one_protocol,
     protocol_for,
+    protocol_of,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "inception_weights_path",
     "prepare_stats",
     "protocol_for",
+    "protocol_of",
     "read_evaluations",
     "run_score",
 ]

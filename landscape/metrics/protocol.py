@@ -9,6 +9,8 @@ the protocol except the library versions is part of its identity.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -58,12 +60,20 @@ class Protocol:
     z_seed: int = EVAL_Z_SEED
     batch_size: int = EVAL_BATCH
     quantize_fakes: bool = False
+    data_options: str = ""  # the loader's options as canonical JSON (image_folder's path...)
+
+    @property
+    def source(self) -> str:
+        """The data set, with a short hash of its loader options when it has any."""
+        if not self.data_options:
+            return self.dataset
+        return f"{self.dataset}[{hashlib.sha1(self.data_options.encode()).hexdigest()[:8]}]"
 
     @property
     def name(self) -> str:
         """e.g. ``cifar10/test/10000/inception-v3-compat``; ``A-vs-B`` when the counts differ."""
         n = str(self.n_real) if self.n_fake == self.n_real else f"{self.n_fake}-vs-{self.n_real}"
-        return f"{self.dataset}/{self.split}/{n}/{self.extractor}"
+        return f"{self.source}/{self.split}/{n}/{self.extractor}"
 
     @property
     def comparable_with_papers(self) -> bool:
@@ -88,7 +98,7 @@ class Protocol:
         return {
             "name": self.name,
             **asdict(self),
-            "reference": f"{self.dataset}/{self.split}",
+            "reference": f"{self.source}/{self.split}",
             "reference_images": f"the first {self.n_real} of the {self.split} split, file order",
             "fakes": (
                 f"G.eval(), z ~ U(-1,1) seed {self.z_seed}, batches of {self.batch_size}, x255, "
@@ -121,14 +131,22 @@ def round_samples(n: int) -> int:
 
 
 def protocol_for(
-    dataset: str, *, n_samples: int | None = None, extractor: str | None = None
+    dataset: str,
+    *,
+    n_samples: int | None = None,
+    extractor: str | None = None,
+    data_options: Mapping | None = None,
 ) -> Protocol:
     """The PAPER.md 7 protocol of ``dataset``.
 
     ``n_samples`` sets the number of fakes (default 10K; 3K for CelebA-HQ; 350 for digits); the
     real count is the same, capped at the test split's size where that is known. ``extractor``
     defaults to ``inception-v3-compat``, or ``digits-cnn`` for the offline ``digits`` set.
+    ``data_options`` are the data set loader's options (e.g. ``image_folder``'s ``path``); they
+    are part of the protocol (``download`` is not: it changes where the data come from, not
+    which data they are).
     """
+    options = {k: v for k, v in (data_options or {}).items() if k != "download"}
     limit = REAL_LIMIT.get(dataset)
     n_fake = round_samples(n_samples if n_samples is not None else (limit or DEFAULT_N))
     n_real = min(n_fake, limit) if limit else n_fake
@@ -144,6 +162,17 @@ def protocol_for(
         ms_ssim=dataset in MS_SSIM_DATASETS,
         kid_subset_size=min(KID_SUBSET_SIZE, n_fake, n_real),
         quantize_fakes=extractor not in FLOAT_INPUT,
+        data_options=json.dumps(options, sort_keys=True) if options else "",
+    )
+
+
+def protocol_of(run) -> Protocol:
+    """The protocol a run (a ``RunSpec``) is evaluated under."""
+    return protocol_for(
+        run.dataset,
+        n_samples=run.eval_samples,
+        extractor=run.extractor,
+        data_options=run.data_options,
     )
 
 

@@ -43,7 +43,7 @@ def reference_key(protocol: Protocol) -> str:
     weights (file and version) included."""
     layers = feature_layers(protocol.extractor)
     parts = [
-        protocol.dataset,
+        protocol.source,
         protocol.split,
         str(protocol.n_real),
         protocol.extractor,
@@ -62,7 +62,8 @@ def reference_path(protocol: Protocol, cache_dir: str | Path | None = None) -> P
 
 def real_images(protocol: Protocol, data_root: str | Path | None) -> Tensor:
     """The first ``n_real`` images of the reference split, uint8 (N, C, H, W)."""
-    data = load(protocol.dataset, protocol.split, root=data_root)
+    options = json.loads(protocol.data_options) if protocol.data_options else {}
+    data = load(protocol.dataset, protocol.split, root=data_root, **options)
     if len(data) < protocol.n_real:
         raise ValueError(
             f"{protocol.dataset} ({protocol.split}) has {len(data)} images, but the protocol "

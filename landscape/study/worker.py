@@ -166,9 +166,9 @@ class Worker:
         return self._data[key]
 
     def evaluator(self, spec: RunSpec):
-        from landscape.metrics import Evaluator, protocol_for
+        from landscape.metrics import Evaluator, protocol_of
 
-        protocol = protocol_for(spec.dataset, n_samples=spec.eval_samples, extractor=spec.extractor)
+        protocol = protocol_of(spec)
         if protocol.name not in self._evaluators:
             self._evaluators[protocol.name] = Evaluator(
                 protocol, data_root=self.study.data_root, device=self.device or _device()
