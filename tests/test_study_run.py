@@ -241,3 +241,33 @@ def test_workers_are_pinned_round_robin_to_the_visible_gpus(monkeypatch):
     assert env["CUDA_VISIBLE_DEVICES"] == "" and int(env["LANDSCAPE_THREADS"]) == max(
         1, (os.cpu_count() or 1) // 2
     )
+
+
+def test_a_fresh_claim_is_not_taken_for_a_lost_one(tmp_path):
+    study = load_study(write_study(tmp_path, TINY))
+    results = tmp_path / "tiny"
+    from landscape.study.plan import grid_runs
+
+    queue = Queue(study, default_storage(results), results)
+    queue.add_grid(grid_runs(study)[:1])
+    (waiting,) = queue.grid.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    # the moment between taking a claim and stamping it with its worker and heartbeat
+    assert queue.storage.set_trial_state_values(waiting._trial_id, optuna.trial.TrialState.RUNNING)
+    assert queue.reclaim_stale() == 0
+    assert queue.counts() == Counter({"running": 1})
+
+
+def test_a_run_queued_twice_is_trained_and_recorded_once(tmp_path):
+    study = load_study(write_study(tmp_path, {**TINY, "seeds": [0]}))
+    results = tmp_path / "tiny"
+    from landscape.study.plan import grid_runs
+    from landscape.study.queue import waiting_trial
+
+    queue = Queue(study, default_storage(results), results)
+    run = grid_runs(study)[0]
+    queue.grid.add_trial(waiting_trial(run, 1))
+    queue.grid.add_trial(waiting_trial(run, 1))  # e.g. re-queued by a worker that lost its claim
+    Worker(study, results, default_storage(results)).run()
+    done = [t for t in trials(results, "tiny") if t.user_attrs["run_id"] == run.run_id]
+    assert [t.state.name for t in done] == ["COMPLETE"]
+    assert raw_steps(results / "runs" / run.run_id) == [1, 2, 3, 4, 5, 6]

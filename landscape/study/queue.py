@@ -163,9 +163,19 @@ class Queue:
     def retry(self, claim: Claim, reason: str, *, count_attempt: bool) -> None:
         """End this trial as void and queue the same run again (it resumes its checkpoint)."""
         if void(claim.study, claim.trial, reason):
-            attempt = claim.attempt + 1 if count_attempt else claim.attempt
-            frozen = claim.study._storage.get_trial(claim.trial._trial_id)
-            claim.study.add_trial(waiting_trial(claim.spec, attempt, frozen))
+            self.requeue(claim, claim.attempt + 1 if count_attempt else claim.attempt)
+
+    def requeue(self, claim: Claim, attempt: int) -> None:
+        """Queue the claim's run again as a new WAITING trial with the same parameters."""
+        frozen = claim.study._storage.get_trial(claim.trial._trial_id)
+        claim.study.add_trial(waiting_trial(claim.spec, attempt, frozen))
+
+    def recorded(self, claim: Claim) -> bool:
+        """Whether another trial already holds this run's result."""
+        return any(
+            t.state == TrialState.COMPLETE and t.user_attrs.get("run_id") == claim.spec.run_id
+            for t in counted(claim.study)
+        )
 
     def reclaim_stale(self) -> int:
         """Claims of dead workers go back to the queue: on this host when the process is gone,
@@ -174,7 +184,10 @@ class Queue:
         for study in self.studies():
             for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 who = t.user_attrs.get("worker", "")
-                beat = t.user_attrs.get("heartbeat", 0.0)
+                # A claim is stamped a moment after it is taken: until then its start time
+                # stands for its heartbeat, so a fresh claim is never taken for a dead one.
+                started = t.datetime_start.timestamp() if t.datetime_start else time.time()
+                beat = t.user_attrs.get("heartbeat", started)
                 w_host, _, pid = who.rpartition(":")
                 dead = (w_host == host and pid.isdigit() and not _alive(int(pid))) or (
                     time.time() - beat > HEARTBEAT_GRACE

@@ -16,6 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import optuna
 from filelock import FileLock, Timeout
 from optuna.trial import TrialState
 
@@ -86,6 +87,10 @@ class Worker:
         except Timeout:
             void(claim.study, claim.trial, "duplicate: another worker is training this run")
             return "duplicate"
+        if self.queue.recorded(claim):
+            lock.release()
+            void(claim.study, claim.trial, "duplicate: the run's result is recorded already")
+            return "duplicate"
         try:  # what the machine lacks is not the run's fault: give the run back and stop
             evaluate, data = self.evaluator(spec), self.data(spec)
         except (EnvironmentProblem, FileNotFoundError) as error:
@@ -113,8 +118,13 @@ class Worker:
             lock.release()
         if result.status == "interrupted":
             self.queue.retry(claim, "interrupted; resumes from its checkpoint", count_attempt=False)
-        else:
+            return result.status
+        try:
             self.record(claim, result.status, result.diverged_at)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another worker took this claim for a lost one. The run folder holds the result:
+            # queue it again, and whoever takes it records it without training.
+            self.queue.requeue(claim, claim.attempt)
         return result.status
 
     def record(self, claim: Claim, status: str, diverged_at: int | None) -> None:
