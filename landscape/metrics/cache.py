@@ -10,12 +10,13 @@ needs it; the others wait on the lock and then read it.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
 
 from filelock import FileLock
+
+from landscape.atomic import atomic_write
 
 T = TypeVar("T")
 
@@ -31,36 +32,6 @@ def default_cache_dir() -> Path:
 def resolve_cache_dir(cache_dir: str | Path | None) -> Path:
     """``cache_dir`` as a Path, or the default one when it is None."""
     return Path(cache_dir) if cache_dir is not None else default_cache_dir()
-
-
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` through ``write(file)``: temp file in the same folder, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load_or_compute(

@@ -12,9 +12,10 @@ import jinja2
 import pandas as pd
 
 from landscape.analysis import DRAWS, FINISHED, Results, load_results
+from landscape.atomic import atomic_path
 from landscape.report.analyse import ProtocolAnalysis, analyse
 from landscape.report.sections import SETTINGS_PER_VARIANT, protocol_block
-from landscape.report.tables import Column, atomic_path, table_html, write_csvs
+from landscape.report.tables import Column, table_html, write_csvs
 
 TEMPLATE = "template.html.j2"
 TARGET_KEYS = ["dataset", "architecture", "loss", "normalization", "penalty"]

@@ -4,10 +4,7 @@ second), and the CSV files the report writes beside report.html."""
 from __future__ import annotations
 
 import html
-import os
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +13,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from landscape.analysis import Results
+from landscape.atomic import atomic_path
 
 
 @dataclass(frozen=True)
@@ -121,18 +119,3 @@ def write_csvs(results: Results, board: pd.DataFrame, out: Path) -> dict[str, Pa
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as temp:
         frame.to_csv(temp, index=False)
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A fresh temporary path beside ``path``, renamed onto it on success: a reader never sees
-    half a file, and two reports written at once do not clash."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(name, 0o644)  # mkstemp makes it private; the report is for everyone who can see it
-    temp = Path(name)
-    try:
-        yield temp
-        temp.replace(path)
-    finally:
-        temp.unlink(missing_ok=True)

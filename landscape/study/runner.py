@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from landscape.atomic import atomic_write_bytes
 from landscape.study.plan import expected_runs, grid_runs, targets_frame
 from landscape.study.queue import Queue, default_storage
 from landscape.study.spec import StudySpec
-from landscape.train.records import atomic_write_bytes
 
 
 def results_dir(study: StudySpec, root: str | Path = "results") -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from landscape.train.records import atomic_write_bytes
+from landscape.atomic import atomic_write_bytes
 
 
 def rng_state() -> dict[str, Any]:
