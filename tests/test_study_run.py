@@ -80,6 +80,13 @@ def test_two_workers_train_every_run_exactly_once(tmp_path):
         assert t.value == min(e["fid"] for e in map(json.loads, (run / "evals.jsonl").open()))
         assert sorted(t.intermediate_values) == [0, 3, 6]
     assert (results / "study.yaml").read_bytes() == path.read_bytes()
+    root = ["--results", str(tmp_path / "results")]
+    status = cli("status", str(path), *root)
+    assert "tiny: 4 done, 0 running, 0 failed, 0 left of 4" in status.stdout, status.stderr
+    plan = cli("plan", str(path), *root)
+    assert "grid: 4 runs (0 to train, 4 done)" in plan.stdout, plan.stderr
+    report = cli("report", str(results))
+    assert report.returncode == 0 and (results / "report.html").exists(), report.stderr
 
 
 def test_rerun_trains_nothing_and_a_new_loss_trains_only_its_cells(tmp_path):
