@@ -39,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from landscape.plugins import load_plugin
 
-    for plugin in args.plugin:
-        load_plugin(plugin)
     try:
+        for plugin in args.plugin:
+            load_plugin(plugin)
         return int(args.handler(args) or 0)
     except (ValueError, FileNotFoundError, KeyError) as error:
         print(f"landscape {args.command}: error: {error}", file=sys.stderr)

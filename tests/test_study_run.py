@@ -278,3 +278,52 @@ def test_a_run_queued_twice_is_trained_and_recorded_once(tmp_path):
     done = [t for t in trials(results, "tiny") if t.user_attrs["run_id"] == run.run_id]
     assert [t.state.name for t in done] == ["COMPLETE"]
     assert raw_steps(results / "runs" / run.run_id) == [1, 2, 3, 4, 5, 6]
+
+
+def test_sigterm_to_the_runner_stops_its_workers_and_a_rerun_finishes(tmp_path):
+    data = {
+        **TINY,
+        "budget": {
+            **TINY["budget"],
+            "steps": 400,
+            "eval_every": 200,
+            "checkpoint_every": 50,
+            "log_every": 10,
+        },
+    }
+    path = write_study(tmp_path, data)
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "landscape.cli",
+            "run",
+            str(path),
+            "--workers",
+            "2",
+            "--results",
+            str(tmp_path),
+            "--no-report",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    runs = tmp_path / "tiny" / "runs"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(
+        len(raw_steps(p.parent)) >= 5 for p in runs.glob("*/train.jsonl")
+    ):
+        time.sleep(0.1)
+    runner.send_signal(signal.SIGTERM)
+    _, err = runner.communicate(timeout=120)
+    assert runner.returncode == 130 and "run the same command again" in err
+    time.sleep(0.5)
+    workers = subprocess.run(
+        ["pgrep", "-f", f"landscape.cli worker {path}"], capture_output=True, text=True
+    )
+    assert workers.stdout == "", "workers outlived their runner"
+    statuses = [json.loads(p.read_text())["status"] for p in runs.glob("*/status.json")]
+    assert "interrupted" in statuses and "running" not in statuses
+    counts = run_study(load_study(path), workers=2, results_root=tmp_path, report=False)
+    assert counts == {"done": 4}
+    assert all(raw_steps(p.parent).count(10) == 1 for p in runs.glob("*/train.jsonl"))

@@ -76,6 +76,16 @@ def test_paper_table1_is_the_24_settings_of_PAPER_md():
     }
 
 
+def test_numbers_yaml_reads_as_text_are_numbers(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        yaml.safe_dump({**VALID, "hyperparameters": None}).replace(
+            "hyperparameters: null", "hyperparameters: {lr: [1e-4, 2e-4]}"
+        )
+    )
+    assert [s["lr"] for _, s in load_study(path).settings] == [1e-4, 2e-4]
+
+
 def test_mapping_of_lists_is_a_product_and_exclude_rules_remove_cells(tmp_path):
     study = load_study(
         write(
@@ -178,6 +188,20 @@ BAD = [
     ({"search": {"scope": "galaxy"}}, "search.scope: unknown scope 'galaxy'"),
     ({"variant_options": {"loss": {"hing": {"m": 1}}}}, "variant_options.loss.hing: unknown"),
     ({"plugins": ["missing.py"]}, r"plugins\[0\]: file not found"),
+    ({"evaluation": {"samples": 10}}, "evaluation.samples: need at least 50 samples"),
+    (
+        {"evaluation": {"extractor": "inceptoin"}},
+        "evaluation.extractor: unknown feature extractor 'inceptoin'.*inception-v3-compat",
+    ),
+    (
+        {"variant_options": {"loss": {"margin": {"mm": 2}}}},
+        "variant_options.loss.margin.mm: not a keyword of this variant; it takes: m",
+    ),
+    (
+        {"variant_options": {"penalty": {"gp": {"weight": -1}}}},
+        "variant_options.penalty.gp.weight: must be >= 0",
+    ),
+    ({"base": "nothere.yaml"}, "base: file not found: .*nothere.yaml"),
 ]
 
 

@@ -7,6 +7,7 @@ checkpoint. Send SIGUSR1 to this process to write the report of a partly finishe
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from landscape.study import load_study, run_study
@@ -51,11 +52,19 @@ def run(args: argparse.Namespace) -> int:
         args.workers = max(1, len(visible_gpus()) * args.runs_per_gpu)
     if args.workers < 0:
         raise ValueError(f"--workers must be >= 0 (0: only queue the runs), got {args.workers}")
-    counts = run_study(
-        load_study(args.study),
-        workers=args.workers,
-        storage=args.storage,
-        results_root=args.results,
-        report=not args.no_report,
-    )
+    try:
+        counts = run_study(
+            load_study(args.study),
+            workers=args.workers,
+            storage=args.storage,
+            results_root=args.results,
+            report=not args.no_report,
+        )
+    except KeyboardInterrupt:
+        print(
+            "interrupted: the workers checkpointed their runs and put them back in the queue;"
+            " run the same command again to go on",
+            file=sys.stderr,
+        )
+        return 130
     return 1 if counts.get("failed") or counts.get("worker_errors") else 0

@@ -58,6 +58,8 @@ def resolve(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         return data
     if not isinstance(base, str):
         raise StudyError(path, "base", "expected the path of another study file")
+    if not (path.parent / base).is_file():
+        raise StudyError(path, "base", f"file not found: {(path.parent / base).resolve()}")
     parent = resolve(path.parent / base, (*_chain, path))
     merged = merge(parent, data)
     merged["plugins"] = list(dict.fromkeys(parent.get("plugins", []) + data["plugins"]))

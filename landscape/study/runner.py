@@ -97,14 +97,19 @@ def run_study(
     )
     if workers == 0:
         return dict(queue.counts())
+    # Workers get a session of their own: Ctrl-C reaches this process only, which then asks
+    # each worker once (SIGTERM) to checkpoint its run and put it back in the queue.
     procs = [
         subprocess.Popen(
-            worker_command(study, storage, Path(results_root)), env=worker_env(i, workers)
+            worker_command(study, storage, Path(results_root)),
+            env=worker_env(i, workers),
+            start_new_session=True,
         )
         for i in range(workers)
     ]
     wanted = {"report": False}
     previous = signal.signal(signal.SIGUSR1, lambda *_: wanted.update(report=True))
+    previous_term = signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: stop the workers
     try:
         worker_errors = _watch(queue, procs, total, results, wanted)
     except KeyboardInterrupt:
@@ -115,6 +120,7 @@ def run_study(
         raise
     finally:
         signal.signal(signal.SIGUSR1, previous)
+        signal.signal(signal.SIGTERM, previous_term)
     counts = dict(queue.counts())
     print(f"finished: {_line(counts, total, 0.0)}", flush=True)
     if worker_errors:
@@ -122,6 +128,10 @@ def run_study(
     if report:
         write_report(results, total)
     return counts
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _watch(queue: Queue, procs, total: int, results: Path, wanted: dict) -> int:

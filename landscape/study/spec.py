@@ -6,6 +6,7 @@ defaults are documented in docs/studies.md.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -129,6 +130,11 @@ class Validator:
         return mapping
 
     def number(self, key: str, value: Any, kind: type, low: float | None = None) -> Any:
+        if kind is float and isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as text
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
             self.fail(
                 key, f"expected {'a number' if kind is float else 'an integer'}, got {value!r}"
@@ -164,6 +170,7 @@ class Validator:
             )
         samples = ev.get("samples")
         options = self.variant_options(raw.get("variant_options"))
+        self.check_protocol(dataset, ev, data_options)
         return StudySpec(
             name=str(raw.get("name") or self.path.stem),
             path=self.path,
@@ -195,11 +202,31 @@ class Validator:
             targets=targets,
         )
 
+    def check_protocol(self, dataset: str, ev: dict[str, Any], data_options: dict) -> None:
+        """The evaluation protocol must exist before any worker needs it."""
+        from landscape.metrics import protocol_for
+
+        samples = ev.get("samples")
+        try:
+            protocol_for(
+                dataset,
+                n_samples=None if samples is None else int(samples),
+                extractor=ev.get("extractor"),
+                data_options=data_options,
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            key = "evaluation.extractor" if "extractor" in str(error) else "evaluation.samples"
+            self.fail(key, str(error).strip("'\""))
+
     def grid(self, grid: Any, optional: bool = False) -> dict[str, tuple[str, ...]]:
         if grid is None and optional:  # a study of explicit target runs only
             return {axis: () for axis in AXES}
         if grid is None:
-            self.fail("grid", f"missing; give a list for each axis: {', '.join(AXES)}")
+            self.fail(
+                "grid",
+                f"missing; give a list for each axis: {', '.join(AXES)} (a file "
+                f"meant as another study's `base:` cannot run on its own)",
+            )
         grid = self.keys("grid", grid, set(AXES))
         out = {}
         for axis, registry in AXES.items():
@@ -311,8 +338,25 @@ class Validator:
             for name, kwargs in per_name.items():
                 if not isinstance(kwargs, dict):
                     self.fail(f"variant_options.{axis}.{name}", "expected keyword: value pairs")
+                self.check_keywords(f"variant_options.{axis}.{name}", AXES[axis][name], kwargs)
                 out[axis][name] = kwargs
         return out
+
+    def check_keywords(self, key: str, variant: Any, kwargs: dict[str, Any]) -> None:
+        """Keyword-only arguments the variant declares, numbers >= 0 for a penalty's weight."""
+        accepted = {
+            n: p
+            for n, p in inspect.signature(variant).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        }
+        for name, value in kwargs.items():
+            if name not in accepted:
+                self.fail(
+                    f"{key}.{name}",
+                    f"not a keyword of this variant; it takes: {', '.join(accepted) or 'none'}",
+                )
+            if name == "weight":
+                self.number(f"{key}.{name}", value, float, 0)
 
     def exclude(self, rules: Any) -> tuple[dict[str, tuple[str, ...]], ...]:
         if not isinstance(rules, list):

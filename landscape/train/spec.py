@@ -62,6 +62,8 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         identity = {k: v for k, v in asdict(self).items() if k not in LABELS}
+        # where the data come from is not which data they are
+        identity["data_options"] = {k: v for k, v in self.data_options.items() if k != "download"}
         identity["protocol_version"] = PROTOCOL_VERSION
         blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
