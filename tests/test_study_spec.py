@@ -316,3 +316,13 @@ def test_plan_estimates_device_hours_from_the_measured_speed(tmp_path):
     assert cost.hours == pytest.approx(len(runs) * 10 / 0.01 / 3600)
     assert cost.device == "test gpu" and not cost.unmeasured
     assert estimate(runs, {"architectures": {}}).unmeasured == ("sndcgan",)
+
+
+def test_plan_counts_the_search_trials_left_per_scope(tmp_path):
+    from landscape.commands.plan import search_runs_left
+
+    cell = load_study(write(tmp_path, {**VALID, "search": {"trials": 3}}))
+    assert len(search_runs_left(cell, None)) == 4 * 2 * 3  # cells x n_disc x trials
+    space = load_study(write(tmp_path, {**VALID, "search": {"trials": 3, "scope": "space"}}))
+    left = search_runs_left(space, None)
+    assert len(left) == 2 * 3 and {r.n_disc for r in left} == {1, 5}

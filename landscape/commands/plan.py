@@ -8,14 +8,15 @@ from pathlib import Path
 from optuna.trial import TrialState
 
 from landscape.study import expected_runs, grid_runs, load_study, results_dir, search_cells
-from landscape.study.cost import estimate
-from landscape.study.queue import Queue, default_storage
+from landscape.study.cost import estimate, load_throughput
+from landscape.study.plan import cells, run_spec
+from landscape.study.queue import Queue, counted, default_storage
 
 HELP = "show the runs a study would train (new vs done) without training"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("study", type=Path, help="the study file (YAML)")
+    parser.add_argument("study", type=Path, nargs="+", help="one or more study files (YAML)")
     parser.add_argument("--storage", help="Optuna storage URL (default: the study's journal)")
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--list", action="store_true", help="print every grid run")
@@ -28,36 +29,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    study = load_study(args.study)
+    for path in args.study:
+        plan(path, args)
+    return 0
+
+
+def plan(path: Path, args: argparse.Namespace) -> None:
+    study = load_study(path)
     results = results_dir(study, args.results)
     runs = grid_runs(study)
-    done: set[str] = set()
+    queue = None
     if (results / "optuna.journal").exists() or args.storage:
         queue = Queue(study, args.storage or default_storage(results), results)
-        done = queue.run_ids((TrialState.COMPLETE,))
+    done = queue.run_ids((TrialState.COMPLETE,)) if queue else set()
     new = [r for r in runs if r.run_id not in done]
-    searches = search_cells(study)
-    trials = study.search.trials if study.search else 0
     print(f"study {study.name} on {study.dataset}: {expected_runs(study)} runs")
     print(f"  grid: {len(runs)} runs ({len(new)} to train, {len(runs) - len(new)} done)")
-    if searches:
-        print(f"  search: {len(searches)} {study.search.sampler} searches x {trials} trials")
-    print(f"  budget: {study.steps} D steps per run, evaluated every {study.eval_every}")
-    total_runs = list(new)
-    if study.search:  # search trials train like the grid's runs of their cell
-        cell_runs = {(r.loss, r.penalty, r.normalization, r.architecture): r for r in runs}
-        per_cell = study.search.trials * len(study.search.n_disc)
-        total_runs += [r for r in cell_runs.values() for _ in range(per_cell)]
-    cost = estimate(total_runs, steps_per_second=args.steps_per_second)
-    print(
-        f"  cost: about {cost.hours:,.1f} device-hours for what is left, at the speed "
-        f"measured on: {cost.device}"
-    )
-    if cost.unmeasured:
+    left = list(new) + search_runs_left(study, queue)
+    if study.search:
         print(
-            f"  (no measured speed for {', '.join(cost.unmeasured)}: not counted; "
-            f"run bench/train_step.py --record on your GPU, or give --steps-per-second)"
+            f"  search: {len(search_cells(study))} {study.search.sampler} searches x "
+            f"{study.search.trials} trials ({len(left) - len(new)} to train)"
         )
+    print(f"  budget: {study.steps} D steps per run, evaluated every {study.eval_every}")
+    cost = estimate(left, steps_per_second=args.steps_per_second)
+    if cost.unmeasured and not cost.hours:
+        print(
+            f"  cost: unknown: no measured speed for {', '.join(cost.unmeasured)}; run "
+            f"bench/train_step.py --record on your GPU, or give --steps-per-second"
+        )
+    else:
+        print(
+            f"  cost: about {cost.hours:,.1f} device-hours for what is left, at the speed "
+            f"measured on: {cost.device}"
+        )
+        if cost.unmeasured:
+            print(f"  (runs of {', '.join(cost.unmeasured)} not counted: no measured speed)")
+        recorded = load_throughput()
+        measured_at = (recorded.get("width"), recorded.get("batch"))
+        if not args.steps_per_second and measured_at != (study.width, study.batch_size):
+            print(
+                f"  (speed measured at width {measured_at[0]}, batch {measured_at[1]}; this "
+                f"study uses width {study.width:g}, batch {study.batch_size}: a rough guide)"
+            )
     if args.list:
         for r in runs:
             mark = "done" if r.run_id in done else "new "
@@ -66,4 +80,20 @@ def run(args: argparse.Namespace) -> int:
                 f"{r.architecture:12s} lr={r.lr:g} b1={r.beta1:g} b2={r.beta2:g} "
                 f"n_disc={r.n_disc} lambda={r.penalty_weight:g} seed={r.seed}"
             )
-    return 0
+
+
+def search_runs_left(study, queue: Queue | None) -> list:
+    """A stand-in run for every search trial still to train: its cell's run (for a search
+    over the whole space, the grid's cells in turn), at the search's n_disc."""
+    if study.search is None:
+        return []
+    finished = {}
+    if queue is not None:
+        for sc, optuna_study in queue.searches:
+            finished[sc.key] = sum(t.state.is_finished() for t in counted(optuna_study))
+    out, grid_cells = [], cells(study)
+    for sc in search_cells(study):
+        for i in range(study.search.trials - finished.get(sc.key, 0)):
+            cell = sc.cell or grid_cells[i % len(grid_cells)]
+            out.append(run_spec(study, cell, {"n_disc": sc.n_disc}, study.seeds[0], ""))
+    return out

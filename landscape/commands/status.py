@@ -20,6 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     study = load_study(args.study)
     results = results_dir(study, args.results)
+    if not args.storage and not (results / "optuna.journal").exists():
+        print(
+            f"study {study.name} has not started: no {results / 'optuna.journal'} (give "
+            f"--results or --storage if it runs elsewhere)"
+        )
+        return 0
     queue = Queue(study, args.storage or default_storage(results), results)
     counts, total = queue.counts(), expected_runs(study)
     done, failed, running = counts["done"], counts["failed"], counts["running"]
