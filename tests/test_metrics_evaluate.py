@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -11,12 +12,11 @@ from torch import nn
 from landscape import ARCHITECTURES, Generator
 from landscape.metrics import (
     EVAL_DIVERGED,
-    EvaluationHook,
     Evaluator,
     inception_weights_path,
     prepare_stats,
     protocol_for,
-    read_evaluations,
+    run_score,
 )
 
 
@@ -129,16 +129,30 @@ def test_a_split_smaller_than_the_protocol_is_a_clear_error(cache):
         Evaluator(protocol, cache_dir=cache)(tiny_generator())
 
 
-def test_the_training_hook_appends_each_evaluation_with_its_step(cache, tmp_path):
-    hook = EvaluationHook(tmp_path / "run", Evaluator(protocol_for("digits"), cache_dir=cache))
-    G = tiny_generator()
-    first = hook(0, G, time=0.0)
-    hook(500, Constant(float("nan")), time=12.5)
-    records = read_evaluations(tmp_path / "run" / "evals.jsonl")
-    assert records[0] == first and [r["step"] for r in records] == [0, 500]
-    assert records[1]["fid"] == EVAL_DIVERGED and records[1]["time"] == 12.5
-    assert records[0]["protocol"]["name"] == "digits/test/350/digits-cnn"
-    assert hook.score() == records[0]["fid"]  # min FID; the diverged evaluation never wins
+def test_the_training_loop_appends_each_evaluation_with_its_step(cache, tmp_path):
+    from landscape.train import RunSpec, train
+    from landscape.train.records import read_jsonl
+
+    spec = RunSpec(
+        dataset="digits",
+        architecture="sndcgan",
+        width=1 / 16,
+        z_dim=8,
+        batch_size=8,
+        steps=4,
+        eval_every=2,
+    )
+    evaluator = Evaluator(protocol_for("digits"), cache_dir=cache)
+    train(spec, tmp_path / "run", evaluate=evaluator, progress=False)
+    records = read_jsonl(tmp_path / "run" / "evals.jsonl")
+    assert [r["step"] for r in records] == [0, 2, 4]
+    assert all(r["protocol"]["name"] == "digits/test/350/digits-cnn" for r in records)
+    assert all(r["eval_seconds"] > 0 and np.isfinite(r["fid"]) for r in records)
+    assert run_score(records) == min(r["fid"] for r in records)
+    assert (
+        Evaluator(protocol_for("digits"), cache_dir=cache)(Constant(float("nan")))["fid"]
+        == EVAL_DIVERGED
+    )
 
 
 def test_a_generator_of_the_wrong_image_shape_is_a_clear_error(cache):

@@ -13,17 +13,15 @@ import torch
 
 from landscape.metrics import (
     EVAL_DIVERGED,
-    EvaluationHook,
     Evaluator,
     InceptionWeightsMissing,
     ProtocolMismatchError,
-    append_evaluation,
     assert_one_protocol,
     protocol_for,
-    read_evaluations,
     run_score,
 )
 from landscape.metrics.cache import default_cache_dir, load_or_compute
+from landscape.train.records import append_jsonl, read_jsonl
 
 PAPER_PROTOCOLS = [  # PAPER.md 7: dataset -> (n_fake, n_real, extractor, ms_ssim)
     ("cifar10", 10_000, 10_000, "inception-v3-compat", False),
@@ -93,13 +91,14 @@ def test_run_score_is_the_minimum_fid_including_step_0_and_ignores_diverged(tmp_
     protocol = protocol_for("digits").as_dict()
     log = tmp_path / "evals.jsonl"
     for step, fid in [(0, 250.0), (1000, 40.5), (2000, EVAL_DIVERGED)]:
-        append_evaluation(log, {"step": step, "fid": fid, "protocol": protocol})
+        append_jsonl(log, {"step": step, "fid": fid, "protocol": protocol})
     with open(log, "a") as f:
         f.write('{"step": 3000, "fi')  # a crash mid-write leaves a torn last line
-    records = read_evaluations(log)
+    records = read_jsonl(log)
     assert [r["step"] for r in records] == [0, 1000, 2000]
     assert run_score(records) == 40.5
     assert run_score(records[:1]) == 250.0  # step 0 counts
+    assert run_score(records[2:]) == EVAL_DIVERGED  # nothing finite: compare_gan's sentinel
 
 
 def test_default_cache_dir_honours_landscape_cache(monkeypatch, tmp_path):
@@ -146,8 +145,8 @@ def no_inception(monkeypatch, tmp_path):
 def test_missing_inception_fails_before_anything_recorded_is_touched(no_inception, tmp_path):
     run_dir = tmp_path / "runs" / "abc123"
     log = run_dir / "evals.jsonl"
-    append_evaluation(log, {"step": 0, "fid": 300.0, "protocol": {"name": "x"}})
+    append_jsonl(log, {"step": 0, "fid": 300.0, "protocol": {"name": "x"}})
     before = log.read_bytes()
-    with pytest.raises(InceptionWeightsMissing):
-        EvaluationHook(run_dir, Evaluator(protocol_for("cifar10"), cache_dir=tmp_path / "c"))
+    with pytest.raises(InceptionWeightsMissing):  # raised where the evaluator is built
+        Evaluator(protocol_for("cifar10"), cache_dir=tmp_path / "c")
     assert log.read_bytes() == before

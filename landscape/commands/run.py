@@ -49,7 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.workers is None:
-        args.workers = max(1, len(visible_gpus()) * args.runs_per_gpu)
+        gpus = len(visible_gpus())
+        if not gpus and args.runs_per_gpu > 1:
+            print(
+                "no GPU here: --runs-per-gpu does not apply; one worker (--workers N starts "
+                "N CPU processes)",
+                file=sys.stderr,
+            )
+        args.workers = max(1, gpus * args.runs_per_gpu)
     if args.workers < 0:
         raise ValueError(f"--workers must be >= 0 (0: only queue the runs), got {args.workers}")
     try:

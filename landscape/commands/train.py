@@ -23,15 +23,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="a YAML or JSON file with RunSpec fields")
     hints = typing.get_type_hints(RunSpec)
     for f in dataclasses.fields(RunSpec):
-        kind = hints[f.name]
-        if kind in (int, float, str):
-            parser.add_argument(f"--{f.name}", type=kind, help=f"RunSpec.{f.name}")
-        elif f.name in ("penalty_weight", "eval_samples"):
-            parser.add_argument(f"--{f.name}", type=float if "weight" in f.name else int)
-        elif f.name == "extractor":
-            parser.add_argument("--extractor", type=str)
-        else:
-            parser.add_argument(f"--{f.name}", type=json.loads, help=f"RunSpec.{f.name} as JSON")
+        default = f.default
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        text = "required" if default is dataclasses.MISSING else f"default: {default!r}"
+        names = {f"--{f.name}", f"--{f.name.replace('_', '-')}"}  # --n_disc or --n-disc
+        kind = {"penalty_weight": float, "eval_samples": int, "extractor": str}.get(
+            f.name, hints[f.name]
+        )
+        if kind not in (int, float, str):
+            kind, text = json.loads, f"JSON, {text}"
+        parser.add_argument(*sorted(names), dest=f.name, type=kind, help=text)
     parser.add_argument("--out", type=Path, help="run folder (default results/runs/<run_id>)")
     parser.add_argument("--device", help="cuda, cuda:1, cpu (default: CUDA when present)")
     parser.add_argument("--data-root", type=Path, help="where data sets live")

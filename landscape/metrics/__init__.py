@@ -5,14 +5,14 @@ See docs/metrics.md and PAPER.md 7. The public surface:
 - :func:`protocol_for` / :class:`Protocol`: how a score is computed, stored beside it.
 - :class:`Evaluator`: ``Evaluator(protocol)(G)`` -> scores of a generator in memory.
 - :func:`prepare_stats`: fill the reference-statistics cache ahead of a study.
-- :class:`EvaluationHook`: the training loop's evaluation hook (appends to evals.jsonl).
+- :func:`run_score` / :func:`best_evaluation`: a run's score from its evaluation log.
 - ``digits-cnn``: an offline feature extractor, registered with torch-fidelity on import.
 """
 
 from landscape.metrics.cache import default_cache_dir
 from landscape.metrics.evaluate import EVAL_DIVERGED, Evaluator, prepare_stats
 from landscape.metrics.inception import InceptionWeightsMissing, inception_weights_path
-from landscape.metrics.log import EvaluationHook, append_evaluation, read_evaluations, run_score
+from landscape.metrics.log import best_evaluation, run_score
 from landscape.metrics.protocol import (
     Protocol,
     ProtocolMismatchError,
@@ -23,18 +23,16 @@ from landscape.metrics.protocol import (
 
 __all__ = [
     "EVAL_DIVERGED",
-    "EvaluationHook",
     "Evaluator",
     "InceptionWeightsMissing",
     "Protocol",
     "ProtocolMismatchError",
-    "append_evaluation",
+    "best_evaluation",
     "assert_one_protocol",
     "default_cache_dir",
     "inception_weights_path",
     "prepare_stats",
     "protocol_for",
     "protocol_of",
-    "read_evaluations",
     "run_score",
 ]

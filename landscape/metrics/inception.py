@@ -70,8 +70,8 @@ def inception_weights(*, download: bool = True) -> Path:
         + f". torch-fidelity looks for them in torch.hub's checkpoints folder "
         f"(<torch.hub.get_dir()>/checkpoints, i.e. $TORCH_HOME/hub/checkpoints; default "
         f"~/.cache/torch/hub/checkpoints). Download {URL_INCEPTION_V3} on a machine with "
-        f"internet access and copy it to {path}. Offline, evaluate with the 'digits-cnn' "
-        f"extractor instead (its scores are not comparable with papers)."
+        f"internet access and copy it to {path}. (Without it, only the bundled digits data "
+        f"set can be scored, with its own 'digits-cnn' extractor.)"
     ) from error
 
 

@@ -22,25 +22,13 @@ from optuna.trial import TrialState
 
 from landscape.data import ImageData, load
 from landscape.metrics import InceptionWeightsMissing as EnvironmentProblem
+from landscape.metrics import best_evaluation, run_score
 from landscape.study.queue import Claim, Queue, void
 from landscape.study.spec import StudySpec
 from landscape.train import RunSpec, train
 from landscape.train.records import RunFolder, read_jsonl
 
-DIVERGED_SCORE = 31337.0  # compare_gan's sentinel: a run with no finite FID at all
 HEARTBEAT_EVERY = 30.0
-
-
-def best_evaluation(evals: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The evaluation with the lowest finite FID: the run's score (PAPER.md 7)."""
-    finite = [
-        e
-        for e in evals
-        if isinstance(e.get("fid"), float | int)
-        and math.isfinite(e["fid"])
-        and e["fid"] != DIVERGED_SCORE
-    ]
-    return min(finite, key=lambda e: e["fid"]) if finite else None
 
 
 class WorkerCannotRun(RuntimeError):
@@ -143,7 +131,7 @@ class Worker:
         for key, value in attrs.items():
             claim.trial.set_user_attr(key, value)
         # A diverged run is a bad result, not a missing one (PAPER.md 7): it keeps its best FID.
-        claim.study.tell(claim.trial, best["fid"] if best else DIVERGED_SCORE)
+        claim.study.tell(claim.trial, run_score(evals))
 
     def failed(self, claim: Claim, error: Exception) -> None:
         message = "".join(traceback.format_exception_only(error)).strip()

@@ -120,12 +120,13 @@ def train(
         )
 
     def run_eval(step: int) -> None:
+        started = time.monotonic()
         with _rng_preserved():
             save_sample_grid(G, folder.samples / f"step_{step:07d}.png")
             scores = evaluate(G) if evaluate else {}
-        append_jsonl(
-            folder.eval_log, {"step": step, "time": wall + time.monotonic() - t0, **scores}
-        )
+        seconds = round(time.monotonic() - started, 3)
+        record = {"step": step, "time": wall + started - t0, "eval_seconds": seconds}
+        append_jsonl(folder.eval_log, {**record, **scores})
 
     t0 = time.monotonic()
     folder.set_status(
