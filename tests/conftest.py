@@ -140,3 +140,17 @@ def nan_loss(restore_registries):
         return LossPair(d=(real.mean() - fake.mean()) * scale, g=-fake.mean() * scale)
 
     return "test_nan_after_5_steps"
+
+
+@pytest.fixture
+def no_inception(monkeypatch, tmp_path):
+    """An empty torch hub folder and no network: Inception's weights cannot be had."""
+    import urllib.error
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    return tmp_path / "torch" / "hub" / "checkpoints"

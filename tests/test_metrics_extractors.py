@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.error
-
 import pytest
 import torch
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
@@ -137,18 +135,6 @@ def test_evaluator_wires_the_inception_protocol(random_inception, monkeypatch, t
     }
     assert scores_["fid"] >= 0 and 1 <= scores_["is_mean"] <= 1008
     assert evaluator.reference.kid_features.shape == (50, 2048)
-
-
-@pytest.fixture
-def no_inception(monkeypatch, tmp_path):
-    """An empty torch hub folder and no network."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("Name or service not known")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    return tmp_path / "torch" / "hub" / "checkpoints"
 
 
 def test_missing_inception_weights_name_the_file_and_folder(no_inception, tmp_path):

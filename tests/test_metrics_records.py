@@ -6,10 +6,8 @@ import json
 import multiprocessing
 import os
 import time
-import urllib.error
 
 import pytest
-import torch
 
 from landscape.metrics import (
     EVAL_DIVERGED,
@@ -130,16 +128,6 @@ def test_cache_entry_is_computed_once_by_concurrent_workers(tmp_path):
     assert len(log.read_text().splitlines()) == 1  # one worker computed...
     assert all(r == results[0] for r in results)  # ...and every worker got its result
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".partial")]
-
-
-@pytest.fixture
-def no_inception(monkeypatch, tmp_path):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("Name or service not known")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
 
 
 def test_missing_inception_fails_before_anything_recorded_is_touched(no_inception, tmp_path):
