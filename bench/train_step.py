@@ -30,7 +30,8 @@ def plain_loop(
 ) -> float:
     """Appendix A, timed over ``steps`` iterations after 3 warm-up ones; returns steps/s."""
     torch.manual_seed(0)
-    G, D = (m.to(device) for m in ARCHITECTURES[arch](resolution=32, channels=3, width=width))
+    size = images.shape[-1]
+    G, D = (m.to(device) for m in ARCHITECTURES[arch](resolution=size, channels=3, width=width))
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     ones, zeros = torch.ones(batch, device=device), torch.zeros(batch, device=device)
@@ -110,9 +111,7 @@ CONFIGS = {  # name -> (precision, channels_last, compile)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--arch", nargs="+", default=["sndcgan"], choices=["sndcgan", "dcgan", "resnet_cifar"]
-    )
+    parser.add_argument("--arch", nargs="+", default=["sndcgan"], choices=sorted(ARCHITECTURES))
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=30)
@@ -132,7 +131,6 @@ def main() -> None:
     )
     args = parser.parse_args()
     device = pick_device(args.device)
-    images = torch.randint(0, 256, (4096, 3, 32, 32), dtype=torch.uint8, device=device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     print(
         f"device={device} ({name}) torch={torch.__version__} threads={torch.get_num_threads()} "
@@ -140,6 +138,8 @@ def main() -> None:
     )
     speeds = {}
     for arch in args.arch:
+        size = ARCHITECTURES[arch].resolutions[0]  # 32, or 128 for resnet19
+        images = torch.randint(0, 256, (1024, 3, size, size), dtype=torch.uint8, device=device)
         plain = plain_loop(arch, args.width, args.batch, args.steps, device, images)
         print(f"{arch:13s} plain loop (PAPER.md Appendix A) {plain:9.2f} steps/s   1.000")
         for config in args.configs:
