@@ -91,6 +91,34 @@ def test_lsun_is_a_central_crop_at_native_resolution(tmp_path):
     assert np.array_equal(data.images[0].permute(1, 2, 0).numpy(), crop)
 
 
+def test_lsun_is_decoded_per_batch_with_the_same_pixels_as_in_memory(tmp_path):
+    from landscape.data.folders import FolderImages, image_files, stack
+
+    write_images(tmp_path / "lsun_bedroom", 100, (256, 192))
+    lazy = load("lsun_bedroom", "train", root=tmp_path).images
+    assert isinstance(lazy, FolderImages) and lazy.shape == (99, 3, 128, 128)
+    eager = stack(image_files(tmp_path / "lsun_bedroom", "")[:99], 128, 3, crop_only=True)
+    picks = torch.tensor([5, 0, 98, 5])
+    assert torch.equal(lazy[picks], eager[picks]) and torch.equal(lazy[10:13], eager[10:13])
+
+
+def test_a_run_trains_on_images_decoded_per_batch(tmp_path):
+    from landscape.train import RunSpec, train
+
+    write_images(tmp_path / "data" / "lsun_bedroom", 20, (160, 140))
+    spec = RunSpec(
+        dataset="lsun_bedroom",
+        architecture="sndcgan",
+        width=1 / 32,
+        z_dim=8,
+        batch_size=4,
+        steps=3,
+        eval_every=3,
+    )
+    result = train(spec, tmp_path / "run", data_root=tmp_path / "data", progress=False)
+    assert result.status == "ok" and result.step == 3
+
+
 def test_crop_or_pad_pads_small_images_with_zeros():
     small = Image.fromarray(np.full((100, 100, 3), 200, np.uint8))
     out = np.asarray(center_crop_or_pad(small, 128))

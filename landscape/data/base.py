@@ -23,11 +23,12 @@ SPLITS = ("train", "test")
 
 @dataclass(frozen=True)
 class ImageData:
-    """A split of a data set held in memory."""
+    """A split of a data set: a uint8 tensor in memory, or images decoded from their files
+    when indexed (``FolderImages``, for sets too large for memory)."""
 
     name: str
     split: str
-    images: Tensor  # uint8, (N, C, H, W)
+    images: Tensor  # uint8, (N, C, H, W), or anything indexed like it
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:

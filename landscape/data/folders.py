@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -40,15 +41,54 @@ def resize_square(image: Image.Image, size: int) -> Image.Image:
     return image if side == size else image.resize((size, size), Image.Resampling.LANCZOS)
 
 
+def decode(file: Path, size: int, channels: int, crop_only: bool) -> np.ndarray:
+    """One image as uint8 (size, size, channels): central crop (or pad), or crop and resize."""
+    with Image.open(file) as img:
+        img = img.convert("L" if channels == 1 else "RGB")
+        img = center_crop_or_pad(img, size) if crop_only else resize_square(img, size)
+        return np.asarray(img).reshape(size, size, channels)
+
+
 def stack(files: list[Path], size: int, channels: int, crop_only: bool) -> torch.Tensor:
-    mode = "L" if channels == 1 else "RGB"
-    arrays = []
-    for f in files:
-        with Image.open(f) as img:
-            img = img.convert(mode)
-            img = center_crop_or_pad(img, size) if crop_only else resize_square(img, size)
-            arrays.append(np.asarray(img).reshape(size, size, channels))
+    arrays = [decode(f, size, channels, crop_only) for f in files]
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+class FolderImages:
+    """uint8 images (N, C, H, W) decoded from their files when indexed, for sets too large to
+    hold in memory (LSUN-Bedroom's 3M images). Indexing with a tensor, list or slice decodes
+    those images (several threads); the training loop moves each batch to its device."""
+
+    dtype = torch.uint8
+    device = torch.device("cpu")
+
+    def __init__(
+        self, files: list[Path], size: int, channels: int, crop_only: bool, threads: int = 8
+    ) -> None:
+        self.files, self.size, self.channels, self.crop_only = files, size, channels, crop_only
+        self.pool = ThreadPoolExecutor(threads)
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((len(self.files), self.channels, self.size, self.size))
+
+    def dim(self) -> int:
+        return 4
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index) -> torch.Tensor:
+        if isinstance(index, int):
+            return self[[index]][0]
+        picks = range(len(self))[index] if isinstance(index, slice) else torch.as_tensor(index)
+        files = [self.files[int(i)] for i in picks]
+        args = (self.size, self.channels, self.crop_only)
+        arrays = list(self.pool.map(lambda f: decode(f, *args), files))
+        return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+    def to(self, device) -> FolderImages:
+        return self  # decoded per batch, on the CPU
 
 
 def split_files(files: list[Path], split: str, test_fraction: float) -> list[Path]:
@@ -83,7 +123,8 @@ def lsun_bedroom(root: Path, split: str, *, download: bool = False) -> ImageData
         f"put them in {root / 'lsun_bedroom'}."
     )
     files = split_files(image_files(root / "lsun_bedroom", how), split, 0.01)
-    return ImageData("lsun_bedroom", split, stack(files, 128, 3, crop_only=True))
+    # 3M images at 128x128 are 147 GB: decoded batch by batch instead of held in memory
+    return ImageData("lsun_bedroom", split, FolderImages(files, 128, 3, crop_only=True))
 
 
 @DATASETS.register("image_folder")

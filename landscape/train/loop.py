@@ -152,7 +152,8 @@ def train(
                 return _finish(
                     spec, folder, "interrupted", step, None, wall + time.monotonic() - t0
                 )
-            out = update(step, to_unit_range(batches(step)).contiguous(memory_format=memory))
+            real = batches(step).to(device, non_blocking=True)  # no-op when already there
+            out = update(step, to_unit_range(real).contiguous(memory_format=memory))
             first_bad = torch.where((first_bad < 0) & ~out.finite, step + 1, first_bad)
             done = step + 1
             boundary = done % spec.eval_every == 0 or done == spec.steps
