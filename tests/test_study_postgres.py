@@ -11,7 +11,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from test_study_run import TINY
+from test_study_run import CLI, TINY
 
 
 def _binary(name: str) -> str | None:
@@ -90,9 +89,7 @@ def test_two_workers_share_one_study_in_postgresql(tmp_path, postgres_url):
     workers = [
         subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "landscape.cli",
+                *CLI,
                 "worker",
                 str(path),
                 "--storage",
@@ -108,9 +105,7 @@ def test_two_workers_share_one_study_in_postgresql(tmp_path, postgres_url):
     # the first worker to start finds an empty queue unless the grid is queued first
     plan = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "landscape.cli",
+            *CLI,
             "run",
             str(path),
             "--workers",

@@ -57,10 +57,11 @@ def raw_steps(run: Path) -> list[int]:
     return [json.loads(line)["step"] for line in (run / "train.jsonl").read_text().splitlines()]
 
 
+CLI = [sys.executable, "-m", "landscape.cli"]
+
+
 def cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "landscape.cli", *args], capture_output=True, text=True, **kwargs
-    )
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, **kwargs)
 
 
 def test_two_workers_train_every_run_exactly_once(tmp_path):
@@ -129,7 +130,7 @@ def test_a_worker_killed_with_sigkill_loses_nothing(tmp_path):
 
     Queue(study, default_storage(results), results).add_grid(grid_runs(study))
     worker = subprocess.Popen(
-        [sys.executable, "-m", "landscape.cli", "worker", str(path), "--results", str(tmp_path)],
+        [*CLI, "worker", str(path), "--results", str(tmp_path)],
         stderr=subprocess.DEVNULL,
     )
     victim = None
@@ -294,9 +295,7 @@ def test_sigterm_to_the_runner_stops_its_workers_and_a_rerun_finishes(tmp_path):
     path = write_study(tmp_path, data)
     runner = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "landscape.cli",
+            *CLI,
             "run",
             str(path),
             "--workers",

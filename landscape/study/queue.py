@@ -25,7 +25,7 @@ from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from landscape.study.plan import SearchCell, cells, search_cells, search_run, search_space
-from landscape.study.spec import StudySpec
+from landscape.study.spec import AXES, StudySpec
 from landscape.train import RunSpec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -149,7 +149,7 @@ class Queue:
             void(study, trial, "over budget")
             return None
         params = dict(trial.params)
-        if sc.cell is None and tuple(params[a] for a in sc_axes()) not in set(cells(self.spec)):
+        if sc.cell is None and tuple(params[a] for a in AXES) not in set(cells(self.spec)):
             void(study, trial, "excluded cell proposed")
             return None
         spec = search_run(self.spec, sc, params, trial.number)
@@ -225,10 +225,6 @@ class Queue:
         }
 
 
-def sc_axes() -> tuple[str, ...]:
-    return ("loss", "penalty", "normalization", "architecture")
-
-
 def counted(study: optuna.Study) -> list[FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False) if "void" not in t.user_attrs]
 
@@ -259,7 +255,7 @@ def waiting_trial(spec: RunSpec, attempt: int, frozen: FrozenTrial | None = None
             k: IntDistribution(v, v) if isinstance(v, int) else FloatDistribution(v, v)
             for k, v in params.items()
         }
-    names = {k: getattr(spec, k) for k in ("dataset", *sc_axes())}
+    names = {k: getattr(spec, k) for k in ("dataset", *AXES)}
     attrs = {"run_id": spec.run_id, "origin": spec.origin, "attempt": attempt}
     return optuna.trial.create_trial(
         state=TrialState.WAITING,

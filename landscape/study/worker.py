@@ -25,7 +25,7 @@ from landscape.metrics import InceptionWeightsMissing as EnvironmentProblem
 from landscape.metrics import best_evaluation, run_score
 from landscape.study.queue import Claim, Queue, void
 from landscape.study.spec import StudySpec
-from landscape.train import RunSpec, train
+from landscape.train import RunSpec, pick_device, train
 from landscape.train.records import RunFolder, read_jsonl
 
 HEARTBEAT_EVERY = 30.0
@@ -169,15 +169,9 @@ class Worker:
         protocol = protocol_of(spec)
         if protocol.name not in self._evaluators:
             self._evaluators[protocol.name] = Evaluator(
-                protocol, data_root=self.study.data_root, device=self.device or _device()
+                protocol, data_root=self.study.data_root, device=pick_device(self.device)
             )
         return self._evaluators[protocol.name]
-
-
-def _device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class _Heartbeat:
