@@ -13,6 +13,7 @@ from optuna.distributions import (
     FloatDistribution,
 )
 
+from landscape.records import Origin
 from landscape.study.spec import AXES, StudySpec
 from landscape.train import RunSpec
 
@@ -85,10 +86,10 @@ def grid_runs(study: StudySpec) -> list[RunSpec]:
     runs: dict[str, RunSpec] = {}
     for cell in cells(study):
         for (name, setting), seed in itertools.product(study.settings, study.seeds):
-            spec = run_spec(study, cell, setting, seed, f"grid:{name}")
+            spec = run_spec(study, cell, setting, seed, str(Origin.grid(name)))
             runs.setdefault(spec.run_id, spec)
     for i, (axes, setting, seed, _) in enumerate(study.targets):
-        spec = run_spec(study, Cell(**axes), setting, seed, f"target:{i + 1}")
+        spec = run_spec(study, Cell(**axes), setting, seed, str(Origin.target(i + 1)))
         runs.setdefault(spec.run_id, spec)
     return list(runs.values())
 
@@ -162,7 +163,7 @@ def search_run(study: StudySpec, sc: SearchCell, params: dict[str, Any], number:
     cell = sc.cell or Cell(*(params[axis] for axis in AXES))
     setting = {k: params[k] for k in ("lr", "beta1", "beta2", "penalty_weight") if k in params}
     setting["n_disc"] = sc.n_disc
-    return run_spec(study, cell, setting, study.seeds[0], f"search:{sc.key}:{number}")
+    return run_spec(study, cell, setting, study.seeds[0], str(Origin.search(sc.key, number)))
 
 
 def expected_runs(study: StudySpec) -> int:

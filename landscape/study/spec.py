@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from landscape.claims import Claim, parse_claims
 from landscape.data import DATASETS
 from landscape.data.base import resolution_of
 from landscape.registry import Registry
@@ -33,6 +34,7 @@ AXES: dict[str, Registry] = {
 }
 TOP_KEYS = {
     "targets",
+    "claims",
     "name",
     "plugins",
     "dataset",
@@ -99,6 +101,7 @@ class StudySpec:
     # explicit runs with published scores (PAPER.md 9): ({axis: name}, setting, seed, published)
     targets: tuple[tuple[dict[str, str], dict[str, Any], int, dict[str, float]], ...] = ()
     plugins: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()  # findings to check (PAPER.md 11); landscape/claims.py
 
 
 def load_study(path: str | Path) -> StudySpec:
@@ -200,6 +203,7 @@ class Validator:
             search=self.search(raw["search"]) if raw.get("search") is not None else None,
             plugins=tuple(raw.get("plugins", [])),
             targets=targets,
+            claims=parse_claims(raw.get("claims"), self.fail, grid),
         )
 
     def check_protocol(self, dataset: str, ev: dict[str, Any], data_options: dict) -> None:
