@@ -7,6 +7,7 @@ and scaled to the [0, 1] range every architecture takes (PAPER.md 4.1) one batch
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,31 @@ def resolution_of(name: str, options: dict | None = None) -> int | None:
     """The image size of data set ``name`` with ``options``, when known without loading it."""
     builder = DATASETS[name]
     return (options or {}).get("resolution", getattr(builder, "image_size", None))
+
+
+def train_size(n: int):
+    """Declare how many images a data set's train split holds, so that a study asking for a
+    larger batch is refused before anything runs."""
+
+    def declare(builder):
+        builder.train_size = n
+        return builder
+
+    return declare
+
+
+def train_size_of(name: str) -> int | None:
+    """The train split's size of data set ``name`` when declared (None: unknown)."""
+    return getattr(DATASETS[name], "train_size", None)
+
+
+def loader_options(name: str) -> dict[str, object] | None:
+    """The options (``data_options``) data set ``name`` accepts, with their defaults: the
+    keyword-only parameters of its loader. None when the loader takes any (``**options``)."""
+    params = inspect.signature(DATASETS[name]).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 def default_root() -> Path:
