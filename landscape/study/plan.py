@@ -65,6 +65,9 @@ def run_spec(
         n_disc=setting.get("n_disc", 1),
         penalty_weight=weight,
         loss_kwargs=dict(study.loss_options.get(cell.loss, {})),
+        penalty_kwargs={  # the penalty's own keywords; its weight is penalty_weight
+            k: v for k, v in study.penalty_options.get(cell.penalty, {}).items() if k != "weight"
+        },
         data_options=dict(study.data_options),
         batch_size=study.batch_size,
         z_dim=study.z_dim,

@@ -40,6 +40,7 @@ class RunSpec:
     n_disc: int = 1  # D updates per G update
     penalty_weight: float | None = None  # lambda; None -> the penalty's documented default
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    penalty_kwargs: dict[str, Any] = field(default_factory=dict)  # lambda is penalty_weight
     data_options: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 64
     z_dim: int = 128
@@ -64,12 +65,17 @@ class RunSpec:
         identity = {k: v for k, v in asdict(self).items() if k not in LABELS}
         # where the data come from is not which data they are
         identity["data_options"] = {k: v for k, v in self.data_options.items() if k != "download"}
+        if not self.penalty_kwargs:  # added later: run_ids from before it stay the same
+            del identity["penalty_kwargs"]
         identity["protocol_version"] = PROTOCOL_VERSION
         blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, **asdict(self)}
+        data = {"run_id": self.run_id, **asdict(self)}
+        if not self.penalty_kwargs:  # config.json as before the field existed
+            del data["penalty_kwargs"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:

@@ -1,0 +1,82 @@
+"""A penalty's own keywords (variant_options.penalty.<name>) reach the penalty through RunSpec
+and count in its run_id; without them, run_ids are what they were before the field existed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from landscape import ARCHITECTURES, PENALTIES
+from landscape.study import grid_runs, load_study
+from landscape.train import RunSpec
+from landscape.train.update import GanUpdate
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+ZGP = """
+from landscape import PENALTIES
+
+CALLS = []
+
+@PENALTIES.register("zgp_test")
+def zgp_test(D, real, fake, *, weight=1.0, center=1.0):
+    CALLS.append({"weight": weight, "center": center})
+    return real.new_zeros(()) + weight * center
+"""
+
+
+def study(tmp_path: Path, options: dict | None) -> Path:
+    (tmp_path / "zgp.py").write_text(ZGP)
+    data = {
+        "name": "zgp",
+        "dataset": "digits",
+        "plugins": ["zgp.py"],
+        "budget": {"steps": 2, "eval_every": 1, "batch_size": 4},
+        "model": {"width": 0.0625, "z_dim": 8},
+        "grid": {"loss": ["ns"], "penalty": ["zgp_test", "gp"], "architecture": ["sndcgan"]},
+        "hyperparameters": [{"lr": 1e-3, "penalty_weight": 2}],
+    }
+    if options is not None:
+        data["variant_options"] = {"penalty": options}
+    path = tmp_path / f"study{len(list(tmp_path.glob('study*')))}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_penalty_keywords_join_the_run_and_its_id(tmp_path, restore_registries):
+    default = {r.penalty: r for r in grid_runs(load_study(study(tmp_path, None)))}
+    zero = {
+        r.penalty: r
+        for r in grid_runs(load_study(study(tmp_path, {"zgp_test": {"center": 0.0, "weight": 3}})))
+    }
+    assert default["zgp_test"].penalty_kwargs == {}
+    assert zero["zgp_test"].penalty_kwargs == {"center": 0.0}  # weight is penalty_weight
+    assert zero["zgp_test"].penalty_weight == 2  # the setting's lambda wins over the option's
+    assert zero["zgp_test"].run_id != default["zgp_test"].run_id
+    assert zero["gp"].run_id == default["gp"].run_id  # another penalty's keywords do not count
+    assert "penalty_kwargs" in zero["zgp_test"].to_dict()
+    assert "penalty_kwargs" not in default["gp"].to_dict()  # config.json as before
+    assert RunSpec.from_dict(zero["zgp_test"].to_dict()) == zero["zgp_test"]
+
+
+def test_run_ids_without_penalty_keywords_did_not_change():
+    # Computed before penalty_kwargs existed (commit 05aabed): the field must stay out of the hash.
+    assert RunSpec(dataset="digits", architecture="sndcgan").run_id == "30f89fc72feb"
+    spec = RunSpec(dataset="cifar10", architecture="resnet_cifar", penalty="gp", lr=1e-4)
+    assert spec.run_id == "8fd06de9254b"
+
+
+def test_the_training_step_passes_the_keywords_to_the_penalty(tmp_path, restore_registries):
+    spec = next(
+        r
+        for r in grid_runs(load_study(study(tmp_path, {"zgp_test": {"center": 0.0}})))
+        if r.penalty == "zgp_test"
+    )
+    calls = PENALTIES["zgp_test"].__globals__["CALLS"]
+    G, D = ARCHITECTURES["sndcgan"](resolution=32, channels=1, norm="none", width=1 / 16, z_dim=8)
+    out = GanUpdate(spec, G, D, torch.device("cpu"))(0, torch.rand(4, 1, 32, 32))
+    assert calls == [{"weight": 2.0, "center": 0.0}]
+    assert out.penalty.item() == 0.0  # weight * center
