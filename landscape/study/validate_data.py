@@ -58,7 +58,7 @@ def check_budget(check: Checker, dataset: str, steps: int, eval_every: int, batc
     if size is not None and batch > size:
         check.fail(
             "budget.batch_size",
-            f"{batch} is more than the {size} images of {dataset}'s train split, so not one "
+            f"{batch} is more than the {size} images in the train split of {dataset}, so not one "
             f"batch could be drawn; give batch_size <= {size}",
         )
 
