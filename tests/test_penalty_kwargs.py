@@ -80,3 +80,25 @@ def test_the_training_step_passes_the_keywords_to_the_penalty(tmp_path, restore_
     out = GanUpdate(spec, G, D, torch.device("cpu"))(0, torch.rand(4, 1, 32, 32))
     assert calls == [{"weight": 2.0, "center": 0.0}]
     assert out.penalty.item() == 0.0  # weight * center
+
+
+def test_the_readme_penalty_plugin_is_the_closed_form(tmp_path, restore_registries, linear_critic):
+    """README.md's zero_gp.py, as printed: under D(x) = <w, x> every slope is ||w|| = c, so the
+    penalty is weight * (c - center)^2; the study's `center: 0.0` reaches it."""
+    import re
+
+    from landscape import load_plugin
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (code,) = re.findall(r"```python\n# zero_gp.py\n(.*?)```", readme, re.S)
+    (tmp_path / "zero_gp.py").write_text(code)
+    load_plugin(tmp_path / "zero_gp.py")
+    D = linear_critic((1, 4, 4), 3.0)
+    real, fake = torch.rand(5, 1, 4, 4), torch.rand(5, 1, 4, 4)
+    assert PENALTIES["zgp"](D, real, fake, weight=2.0).item() == pytest.approx(2 * (3 - 1) ** 2)
+    path = study(tmp_path, None)
+    text = path.read_text().replace("zgp_test", "zgp").replace("zgp.py", "zero_gp.py")
+    path.write_text(text + "variant_options: {penalty: {zgp: {center: 0.0}}}\n")
+    (spec,) = [r for r in grid_runs(load_study(path)) if r.penalty == "zgp"]
+    value = PENALTIES["zgp"](D, real, fake, weight=spec.penalty_weight, **spec.penalty_kwargs)
+    assert value.item() == pytest.approx(2 * 3.0**2, rel=1e-5)
