@@ -1,6 +1,8 @@
 """The ``DATASETS`` registry and the in-memory image set every loader returns.
 
-A data set entry is ``DATASETS[name](root, split, *, download=False, **options) -> ImageData``.
+A data set entry is ``DATASETS[name](root, split, *, download=False, **options) -> ImageData``;
+its keyword-only parameters are the options a study's ``data_options`` may set (checked when
+the study is read), and ``@train_size(n)`` declares its train split's size without loading it.
 Images are kept as one uint8 tensor (N, C, H, W) in [0, 255] — CIFAR-10 is 150 MB this way —
 and scaled to the [0, 1] range every architecture takes (PAPER.md 4.1) one batch at a time.
 """

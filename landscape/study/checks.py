@@ -59,7 +59,12 @@ class Checker:
                 self.fail(key, f"expected true or false (default {default}), got {value!r}")
             return value
         if isinstance(default, (int, float)):
-            return self.number(key, value, type(default))
+            kind = type(default)
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                self.fail(key, f"expected a number (default {default}), got {value!r}")
+            if kind is int and not isinstance(value, int):
+                self.fail(key, f"expected an integer (default {default}), got {value!r}")
+            return self.number(key, value, kind)
         if isinstance(default, str) and not isinstance(value, str):
             self.fail(key, f"expected text (default {default!r}), got {value!r}")
         return value
