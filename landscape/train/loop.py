@@ -29,6 +29,7 @@ from landscape.train.checkpoint import (
     seed_everything,
     set_rng_state,
 )
+from landscape.train.precision import float32_mode
 from landscape.train.records import RunFolder, append_jsonl, write_json
 from landscape.train.samples import save_sample_grid
 from landscape.train.spec import RunSpec
@@ -132,8 +133,6 @@ def train(
     folder.set_status(
         status="running", step=start, steps=spec.steps, diverged_at=None, wall_time=wall, error=None
     )
-    if start == 0:
-        run_eval(0)
     first_bad = torch.tensor(-1, device=device)
     sync_every = 1 if device.type == "cpu" else log_every  # a GPU sync every step costs speed
     bar = tqdm(
@@ -145,7 +144,9 @@ def train(
         mininterval=1.0,
         desc=spec.run_id,
     )
-    with _stop_requests() as stop, bar:
+    with float32_mode(spec.precision), _stop_requests() as stop, bar:
+        if start == 0:
+            run_eval(0)
         for step in range(start, spec.steps):
             if stop.is_set():
                 checkpoint(step)
