@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from landscape.commands import plan, prepare_stats, report, run, smoke, status, train, worker
+from landscape.commands import (
+    build_celeba,
+    plan,
+    prepare_stats,
+    report,
+    run,
+    smoke,
+    status,
+    train,
+    worker,
+)
 
 COMMANDS = {
     "run": run,
@@ -16,6 +26,7 @@ COMMANDS = {
     "train": train,
     "prepare-stats": prepare_stats,
     "smoke": smoke,
+    "build-celeba-hq": build_celeba,
 }
 
 
