@@ -8,9 +8,11 @@ every ``checkpoint_every`` steps and when SIGTERM or SIGINT arrives. NaN or inf 
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,14 +25,14 @@ from tqdm import tqdm
 from landscape.data import ImageData, load, to_unit_range
 from landscape.train.batches import BatchStream
 from landscape.train.checkpoint import (
-    load_checkpoint,
+    resume,
     rng_state,
     save_checkpoint,
     seed_everything,
     set_rng_state,
 )
 from landscape.train.precision import float32_mode
-from landscape.train.records import RunFolder, append_jsonl, write_json
+from landscape.train.records import ForeignRunFolder, RunFolder, append_jsonl, write_json
 from landscape.train.samples import save_sample_grid
 from landscape.train.spec import RunSpec
 from landscape.train.update import GanUpdate
@@ -104,10 +106,13 @@ def train(
     if not folder.config.exists():
         write_json(folder.config, spec.to_dict())
     state = {"G": G, "D": D, "opt_g": update.opt_g, "opt_d": update.opt_d}
+    resumed = resume(folder.checkpoint, state, device)  # an unreadable one falls back
     start, wall = 0, 0.0
-    if folder.checkpoint.exists():
-        payload = load_checkpoint(folder.checkpoint, state, device)
-        start, wall = payload["step"], payload["wall_time"]
+    if resumed.payload is not None:
+        start, wall = resumed.payload["step"], resumed.payload["wall_time"]
+    note = resumed.note
+    if note:
+        warnings.warn(f"run {spec.run_id}: {note}", RuntimeWarning, stacklevel=2)
 
     def checkpoint(step: int) -> None:
         save_checkpoint(
@@ -131,7 +136,13 @@ def train(
 
     t0 = time.monotonic()
     folder.set_status(
-        status="running", step=start, steps=spec.steps, diverged_at=None, wall_time=wall, error=None
+        status="running",
+        step=start,
+        steps=spec.steps,
+        diverged_at=None,
+        wall_time=wall,
+        error=None,
+        note=note,
     )
     first_bad = torch.tensor(-1, device=device)
     sync_every = 1 if device.type == "cpu" else log_every  # a GPU sync every step costs speed
@@ -197,6 +208,7 @@ def _finish(
         diverged_at=diverged_at,
         wall_time=wall,
         error=None,
+        note=(folder.status() or {}).get("note"),  # how this session resumed, if it is news
     )
     return RunResult(spec.run_id, status, step, diverged_at, wall, folder.path)
 
@@ -213,14 +225,22 @@ def _result(spec: RunSpec, folder: RunFolder, status: dict[str, Any]) -> RunResu
 
 
 def _check_same_run(folder: RunFolder, spec: RunSpec) -> None:
-    """Never train a different run into a folder that holds one (results are not overwritten)."""
-    from landscape.train.records import read_json
-
-    config = read_json(folder.config)
-    if config is not None and config.get("run_id") != spec.run_id:
-        raise ValueError(
-            f"{folder.path} holds run {config.get('run_id')}, not {spec.run_id}; "
-            f"choose another folder"
+    """Never train a different run into a folder that holds one (results are not overwritten):
+    its config.json must name this run_id and describe this run."""
+    if not folder.config.exists():
+        return
+    try:
+        config = json.loads(folder.config.read_text())
+        held = RunSpec.from_dict(config)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ForeignRunFolder(
+            f"{folder.config} cannot be read as a run's config ({error}); it is left as it is: "
+            f"choose another folder for run {spec.run_id}"
+        ) from None
+    if config.get("run_id") != spec.run_id or held.run_id != spec.run_id:
+        raise ForeignRunFolder(
+            f"{folder.path} holds run {config.get('run_id')}, not {spec.run_id}; it is left "
+            f"as it is: choose another folder"
         )
 
 
