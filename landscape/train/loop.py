@@ -36,10 +36,9 @@ from landscape.train.records import ForeignRunFolder, RunFolder, append_jsonl, w
 from landscape.train.samples import save_sample_grid
 from landscape.train.spec import RunSpec
 from landscape.train.update import GanUpdate
-from landscape.variants import ARCHITECTURES, Generator
+from landscape.variants import ARCHITECTURES, PENALTIES, Generator
 
 EvalHook = Callable[[Generator], dict[str, Any]]
-COMPILABLE_PENALTIES = ("none", "l2")  # the others differentiate D's input gradient again
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,8 @@ def train(
         G, D = G.to(memory_format=memory), D.to(memory_format=memory)
     if compile:
         G.compile()  # in place: the state dict (and so the checkpoint) keeps its keys
-        if spec.penalty in COMPILABLE_PENALTIES:  # torch.compile has no double backward
+        # torch.compile cannot backpropagate twice, which penalties on D's input gradient need
+        if not getattr(PENALTIES[spec.penalty], "needs_input_grad", True):
             D.compile()
     update = GanUpdate(spec, G, D, device)
     batches = BatchStream(data.images.to(device), spec.batch_size, spec.seed)
