@@ -101,3 +101,15 @@ def test_the_penalty_goes_into_d_loss_and_out_of_g():
     out = update(0, torch.rand(4, 1, 32, 32))
     assert out.penalty.item() > 0 and bool(out.finite)
     assert out.loss_d.shape == out.loss_g.shape == ()
+
+
+def test_the_schedule_of_the_loop():
+    from landscape.train.schedule import Schedule
+
+    s = Schedule(steps=10, eval_every=4, checkpoint_every=3, log_every=2, sync_every=5)
+    steps = range(1, 11)
+    assert [d for d in steps if s.evaluates(d)] == [4, 8, 10]  # and step 0, before the loop
+    assert [d for d in steps if s.checkpoints(d)] == [3, 6, 9, 10]
+    assert [d for d in steps if s.logs(d)] == [2, 4, 6, 8, 10]
+    # read back before anything is recorded: at syncs, evaluations and checkpoints
+    assert [d for d in steps if s.checks_divergence(d)] == [3, 4, 5, 6, 8, 9, 10]
