@@ -11,7 +11,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from landscape.commands import plan, prepare_stats, report, run, smoke, status, train, worker
+from landscape.commands import (
+    build_celeba,
+    plan,
+    prepare_stats,
+    report,
+    run,
+    smoke,
+    status,
+    train,
+    worker,
+)
 from landscape.errors import UserError
 
 COMMANDS = {
@@ -23,6 +33,7 @@ COMMANDS = {
     "train": train,
     "prepare-stats": prepare_stats,
     "smoke": smoke,
+    "build-celeba-hq": build_celeba,
 }
 # Known mistakes: UserError (StudyError, PluginError, the registries' UnknownNameError, the
 # queue's storage errors), and ValueError / FileNotFoundError, which commands and data loaders

@@ -20,6 +20,7 @@ from landscape.metrics.extractors import create_extractor, feature_layers
 from landscape.metrics.features import extract
 from landscape.metrics.protocol import Protocol, protocol_for
 from landscape.metrics.reference import Reference, load_reference, reference_path
+from landscape.train.precision import float32_mode
 from landscape.variants.architectures.base import Generator
 
 EVAL_DIVERGED = 31337.0
@@ -79,6 +80,7 @@ class Evaluator:
         _ = self.reference
         return self.reference_path
 
+    @float32_mode("fp32")  # no TF32: the reference statistics were computed in float32
     def __call__(self, G: Generator) -> dict:
         """Scores of ``G``: fid, is_mean, is_std, kid_mean, kid_std, ms_ssim, protocol."""
         p = self.protocol

@@ -139,17 +139,19 @@ def search_cells(study: StudySpec) -> list[SearchCell]:
 
 def search_space(study: StudySpec, sc: SearchCell) -> dict[str, BaseDistribution]:
     """Table 2: log-uniform lr, uniform beta1 and beta2, lambda on its penalty's range."""
+    from landscape.variants import PENALTIES
+
     assert study.search is not None
     space: dict[str, BaseDistribution] = {}
     for name, (low, high, log) in study.search.ranges.items():
         high = min(high, BETA_MAX) if name.startswith("beta") else high
         space[name] = FloatDistribution(min(low, high), high, log=log)
     penalties = [sc.cell.penalty] if sc.cell else list(study.grid["penalty"])
-    ranges = [
-        study.search.penalty_ranges[p]
-        for p in penalties
-        if p != "none" and p in study.search.penalty_ranges
-    ]
+    ranges = []
+    for p in penalties:  # the study file's range, else the one the penalty registered with
+        r = study.search.penalty_ranges.get(p) or getattr(PENALTIES[p], "search_range", None)
+        if r is not None and p != "none":
+            ranges.append(r)
     if ranges:  # scope "space": one range spanning those of the searched penalties
         low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
         space["penalty_weight"] = FloatDistribution(low, high, log=all(r[2] for r in ranges))

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from landscape.data import DATASETS
+from landscape.train.precision import DEFAULT_PRECISION, PRECISIONS
 from landscape.variants import ARCHITECTURES, LOSSES, NORMALIZATIONS, PENALTIES
 
 # Bump when a change to the training loop or evaluation changes results: every run_id changes,
@@ -49,7 +50,7 @@ class RunSpec:
     eval_every: int = 20_000  # compare_gan's save_checkpoint_steps; also at step 0 and the end
     eval_samples: int | None = None  # None -> the data set's protocol (PAPER.md 7)
     extractor: str | None = None  # None -> the data set's protocol
-    precision: str = "fp32"  # "bf16": autocast on CUDA
+    precision: str = DEFAULT_PRECISION  # fp32 (strict) | tf32 | bf16 (autocast on CUDA)
     seed: int = 0
     study: str = ""
     origin: str = ""
@@ -113,7 +114,7 @@ def validate(spec: RunSpec) -> None:
         ("width", spec.width > 0, "> 0"),
         ("steps", spec.steps >= 0, "an integer >= 0"),
         ("eval_every", spec.eval_every >= 1, "an integer >= 1"),
-        ("precision", spec.precision in ("fp32", "bf16"), "'fp32' or 'bf16'"),
+        ("precision", spec.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
         ("eval_samples", spec.eval_samples is None or spec.eval_samples >= 2, "None or >= 2"),
     ]
     for name, ok, valid in checks:
