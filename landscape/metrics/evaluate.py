@@ -53,7 +53,7 @@ class Evaluator:
         self.cache_dir = cache_dir
         self.layers = feature_layers(protocol.extractor)
         self.extractor = create_extractor(
-            protocol.extractor, device=self.device, cache_dir=cache_dir
+            protocol.extractor, device=self.device, cache_dir=cache_dir, data_root=data_root
         )
         self._reference: Reference | None = None
 
