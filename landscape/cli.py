@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from landscape.commands import plan, prepare_stats, report, run, smoke, status, train, worker
+from landscape.commands import (
+    floor,
+    plan,
+    prepare_stats,
+    report,
+    run,
+    smoke,
+    status,
+    train,
+    worker,
+)
 
 COMMANDS = {
     "run": run,
@@ -15,6 +25,7 @@ COMMANDS = {
     "report": report,
     "train": train,
     "prepare-stats": prepare_stats,
+    "floor": floor,
     "smoke": smoke,
 }
 
