@@ -79,9 +79,9 @@ def test_read_floor_needs_no_torch(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"fid": 5.0}))
     code = (
-        "import sys; from landscape.scoring import read_floor; "
+        "import sys; from landscape.scoring import read_floor, metric_columns; "
         f"assert read_floor('cifar10/test/10000/inception-v3-compat', {str(tmp_path)!r}) == "
-        "{'fid': 5.0}; assert 'torch' not in sys.modules, 'torch imported'"
+        "{'fid': 5.0}; metric_columns(); assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     assert PAPER_FLOORS == {"cifar10": 5.19, "celeba_hq_128": 12.6, "lsun_bedroom": 3.8}
