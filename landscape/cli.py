@@ -13,6 +13,7 @@ from pathlib import Path
 
 from landscape.commands import (
     build_celeba,
+    floor,
     plan,
     prepare_stats,
     report,
@@ -32,6 +33,7 @@ COMMANDS = {
     "report": report,
     "train": train,
     "prepare-stats": prepare_stats,
+    "floor": floor,
     "smoke": smoke,
     "build-celeba-hq": build_celeba,
 }
