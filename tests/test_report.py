@@ -19,7 +19,7 @@ import landscape.report
 from landscape.report import write_report
 from landscape.report.__main__ import main
 
-SECTIONS = ["protocol", "leaderboard", "top5", "budget", "curves", "samples", "runs"]
+SECTIONS = ["protocol", "comparisons", "leaderboard", "top5", "budget", "curves", "samples", "runs"]
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +51,11 @@ def test_report_files_and_sections(study):
     html = (study / "report.html").read_text()
     for section in SECTIONS:
         assert f'<section id="{section}">' in html
-    for name in ("runs.csv", "evals.csv", "leaderboard.csv"):
+    for name in ("runs.csv", "evals.csv", "leaderboard.csv", "top5.csv", "budget.csv"):
         assert (study / name).stat().st_size > 0
     figures = sorted(p.name for p in (study / "figures").glob("*.png"))
     kinds = {name.split("_")[0] for name in figures}
-    assert kinds == {"top5", "budget", "curves"}
+    assert kinds == {"top5", "budget", "curves", "forest"}
     for name in figures:
         assert (study / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f'href="figures/{name}"' in html

@@ -23,9 +23,10 @@ def png(fig: Figure) -> bytes:
 
 
 def top5_figure(top: pd.DataFrame, column: str, title: str) -> bytes:
-    """Box plots of the top-5% runs' FID, one box per value of ``column``, best median first.
-    Runs in the selection counted +inf (failed, or no finite FID) are named under their box."""
-    groups = {v: g["effective"].to_numpy(float) for v, g in top.groupby(column, sort=False)}
+    """Box plots of the top-5% settings' FID (seed medians; top_settings), one box per value of
+    ``column``, best median first. Settings in the selection at +inf (most seeds failed or
+    without a finite FID) are counted under their box."""
+    groups = {v: g["fid"].to_numpy(float) for v, g in top.groupby(column, sort=False)}
     order = sorted(groups, key=lambda v: (_median(groups[v]), str(v)))[:MAX_BOXES]
     fig = Figure(figsize=(max(4.0, 0.9 * len(order) + 1.5), 3.6), layout="constrained")
     ax = fig.subplots()
@@ -37,7 +38,9 @@ def top5_figure(top: pd.DataFrame, column: str, title: str) -> bytes:
     labels = []
     for v in order:
         bad = int(np.sum(~np.isfinite(groups[v])))
-        labels.append(f"{v}\nn={groups[v].size}" + (f", {bad} at ∞" if bad else ""))
+        of = int(top.loc[top[column] == v, "n_units"].iloc[0]) if "n_units" in top else 0
+        count = f"{groups[v].size} of {of}" if of else f"n={groups[v].size}"
+        labels.append(f"{v}\n{count}" + (f", {bad} at ∞" if bad else ""))
     ax.set_xticks(
         range(1, len(order) + 1),
         labels,
@@ -47,7 +50,7 @@ def top5_figure(top: pd.DataFrame, column: str, title: str) -> bytes:
     )
     shown = "" if len(groups) <= MAX_BOXES else f" (best {MAX_BOXES} of {len(groups)})"
     ax.set_title(title + shown, fontsize=10)
-    ax.set_ylabel("FID of the best 5% of runs (lower is better)", fontsize=8)
+    ax.set_ylabel("seed-median FID, best 5% of settings\n(lower is better)", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return png(fig)
 
@@ -118,3 +121,32 @@ def _log_label(value: float, _position: int) -> str:
         return ""
     mantissa = round(value / 10 ** np.floor(np.log10(value)), 6)
     return f"{value:g}" if mantissa in (1, 2, 3, 5) else ""
+
+
+def forest_figure(comparisons: pd.DataFrame, title: str) -> bytes:
+    """Each comparison's median FID difference (a - b) with its 95% interval, one row each,
+    grouped by axis; an infinite end is drawn at the edge with an arrow and the sign of ∞."""
+    rows = comparisons.iloc[::-1].reset_index(drop=True)
+    values = rows[["diff", "diff_low", "diff_high"]].to_numpy(float)
+    finite = values[np.isfinite(values)]
+    edge = max(float(np.abs(finite).max()) * 1.15, 1.0) if finite.size else 1.0
+    shown = np.clip(np.nan_to_num(values, nan=0.0, posinf=edge, neginf=-edge), -edge, edge)
+    fig = Figure(figsize=(8.4, 0.32 * len(rows) + 1.3), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(rows))
+    decided = ~rows["verdict"].eq("no clear difference").to_numpy()
+    colour = np.where(decided, "C3", "C7")
+    ax.hlines(y, shown[:, 1], shown[:, 2], colors=colour, lw=2)
+    ax.scatter(shown[:, 0], y, c=colour, zorder=3, s=18)
+    for i, (low, high) in enumerate(values[:, 1:]):
+        for end, sign in ((low, -1), (high, 1)):
+            if np.isinf(end):
+                ax.annotate("∞" if end > 0 else "−∞", (sign * edge, i), fontsize=8, va="center")
+    ax.axvline(0, c="k", lw=0.8)
+    labels = rows["axis"] + ": " + rows["a"] + " − " + rows["b"]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(-edge * 1.08, edge * 1.08)
+    ax.set_xlabel("median FID difference a − b over matched settings, 95% interval (< 0: a better)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return png(fig)
