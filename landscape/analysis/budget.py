@@ -3,9 +3,10 @@
 The practitioner first trains the fixed good settings (origin kind grid, target or manual) in
 a random order, then the search proposals in trial order (the trial number of their origin,
 landscape.records.Origin; trials of several search cells interleave: every cell's trial 0,
-then every cell's trial 1, ...). A setting's FID is its median over seeds (settings.py). The process is repeated ``draws`` times (1000, as in
-the paper) with a seeded generator; the curve is the mean, over draws, of the minimum FID
-among the first k settings, with the quartiles as a band.
+then every cell's trial 1, ...). A setting's FID is its median over seeds (settings.py). The
+process is repeated ``draws`` times (1000, as in the paper) with a seeded generator; the curve
+is the mean, over draws, of the minimum FID among the first k settings, with the quartiles as a
+band.
 
 Only the order of the grid settings is random, and drawing it is sampling without
 replacement, so over the grid part the mean has a closed form (expected_min_without_replacement);

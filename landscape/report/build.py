@@ -73,9 +73,7 @@ def publish(
 
 
 def _written(blocks: list[dict[str, Any]], root: Path) -> set[Path]:
-    figures = [
-        f for b in blocks for f in [*b["top5"], *b["budget"], b["curves"], b["forest"]] if f
-    ]
+    figures = [f for b in blocks for f in [*b["top5"], *b["budget"], b["curves"], b["forest"]] if f]
     return {root / f["file"] for f in figures}
 
 

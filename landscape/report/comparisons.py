@@ -21,7 +21,7 @@ def number(value: float, digits: int = 2) -> str:
 def with_interval(frame: pd.DataFrame, key: str, low: str, high: str, digits: int) -> pd.Series:
     """ "estimate [low, high]" per row (vectorised over a few dozen rows at most)."""
     parts = zip(frame[key], frame[low], frame[high], strict=True)
-    text = [f"{number(v, digits)} [{number(lo, digits)}, {number(hi, digits)}]" for v, lo, hi in parts]
+    text = [f"{number(v, digits)} [{number(a, digits)}, {number(b, digits)}]" for v, a, b in parts]
     return pd.Series(text, index=frame.index, dtype=object)
 
 
