@@ -14,17 +14,17 @@ from landscape.analysis.budget import (
     expected_min_without_replacement,
     min_so_far,
 )
-from landscape.analysis.compare import (
+from landscape.analysis.curves import seed_curves
+from landscape.analysis.findings import FINDING_COLUMNS, check_claims, load_claims
+from landscape.analysis.leaderboard import leaderboard, variant_summary
+from landscape.analysis.load import Results, load_results
+from landscape.analysis.matched import (
     COMPARISON_COLUMNS,
     Samples,
     axis_comparisons,
     compare,
     matched_samples,
 )
-from landscape.analysis.curves import seed_curves
-from landscape.analysis.findings import FINDING_COLUMNS, check_claims, load_claims
-from landscape.analysis.leaderboard import leaderboard, variant_summary
-from landscape.analysis.load import Results, load_results
 from landscape.analysis.scores import effective_score, finished, is_finished, run_scores
 from landscape.analysis.settings import VARIANT, seed_medians, variant_columns, with_origins
 from landscape.analysis.top import (

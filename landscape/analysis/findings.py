@@ -1,12 +1,12 @@
 """The paper's findings checked on a study: each claim of the study file (landscape/claims.py)
-compared on matched settings (compare.py), with a verdict.
+compared on matched settings (matched.py), with a verdict.
 
-- **consistent**: the 95% interval of FID(better) - FID(than) lies below 0;
-- **contradicted**: it lies above 0;
-- **undecided**: it contains 0, or a side has fewer than MIN_RUNS runs in matched settings.
+- **consistent**: the 95% interval of P(better beats than) lies above 1/2 (compare.verdict);
+- **contradicted**: it lies below 1/2;
+- **undecided**: it contains 1/2, or a side has fewer than MIN_RUNS runs in matched settings.
   When the estimate points one way, ``more`` says roughly how many times as many matched runs
-  would make the interval exclude 0 if the estimate held (an interval shrinks like one over the
-  square root of the runs behind it); a rough guide, not a promise.
+  would make the interval exclude 1/2 if the estimate held (an interval shrinks like one over
+  the square root of the runs behind it); a rough guide, not a promise.
 
 The claims come from the study file copied beside the results (``study.yaml``, the newest
 version when the file changed), read with yaml.safe_load and validated by
@@ -26,11 +26,12 @@ from typing import Any, NoReturn
 import pandas as pd
 import yaml
 
-from landscape.analysis.compare import MIN_RUNS, compare, matched_samples, seed_of
+from landscape.analysis.matched import MIN_RUNS, compare, matched_samples, seed_of, verdict
 from landscape.claims import Claim, parse_claims
 from landscape.records import AXES, STUDY_COPY
 
 CLAIMS_JSON = "claims.json"
+VERDICTS = {"better better": "consistent", "than better": "contradicted"}
 FINDING_COLUMNS = [
     "protocol",
     "id",
@@ -110,11 +111,11 @@ def more_needed(row: dict[str, Any]) -> str:
     """Roughly how many more matched runs would likely decide an undecided claim."""
     if min(row["runs_better"], row["runs_than"]) < MIN_RUNS:
         return f"at least {MIN_RUNS} runs per side in matched settings"
-    diff, low, high = row["diff"], row["diff_low"], row["diff_high"]
-    if not all(map(math.isfinite, (diff, low, high))) or diff == 0:
+    effect = row["p_better"] - 0.5
+    if not math.isfinite(effect) or effect == 0:
         return "cannot say: the estimate does not point one way"
-    half = (high - low) / 2
-    factor = (half / abs(diff)) ** 2
+    half = (row["p_high"] - row["p_low"]) / 2
+    factor = (half / abs(effect)) ** 2
     if factor <= 1:
         return ""
     return f"about {math.ceil(factor * 10) / 10:g}x the matched runs (if the estimate holds)"
@@ -136,13 +137,9 @@ def check_claims(runs: pd.DataFrame, claims: tuple[Claim, ...], *, resamples: in
                 "seeds": samples.seeds(),
                 **stats,
             }
+            said = verdict(row, "better", "than")
             row["runs_better"], row["runs_than"] = row.pop("runs_a"), row.pop("runs_b")
-            decided = min(row["runs_better"], row["runs_than"]) >= MIN_RUNS
-            if decided and row["diff_high"] < 0:
-                row["verdict"], row["more"] = "consistent", ""
-            elif decided and row["diff_low"] > 0:
-                row["verdict"], row["more"] = "contradicted", ""
-            else:
-                row["verdict"], row["more"] = "undecided", more_needed(row)
+            row["verdict"] = VERDICTS.get(said, "undecided")
+            row["more"] = more_needed(row) if row["verdict"] == "undecided" else ""
             rows.append(row)
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)

@@ -27,7 +27,7 @@ from landscape.analysis import (
     top_settings,
     variant_summary,
 )
-from landscape.analysis.compare import RESAMPLES
+from landscape.analysis.matched import RESAMPLES
 from landscape.claims import Claim
 
 MAX_CURVES = 6  # training curves of the best settings of this many variants
