@@ -26,7 +26,14 @@ from typing import Any, NoReturn
 import pandas as pd
 import yaml
 
-from landscape.analysis.matched import MIN_RUNS, compare, matched_samples, seed_of, verdict
+from landscape.analysis.matched import (
+    MIN_RUNS,
+    compare,
+    matchable,
+    matched_samples,
+    seed_of,
+    verdict,
+)
 from landscape.claims import Claim, parse_claims
 from landscape.records import AXES, STUDY_COPY
 
@@ -124,7 +131,7 @@ def more_needed(row: dict[str, Any]) -> str:
 def check_claims(runs: pd.DataFrame, claims: tuple[Claim, ...], *, resamples: int) -> pd.DataFrame:
     """findings.csv: one row per (protocol, claim)."""
     rows = []
-    for protocol, group in runs.groupby("protocol", sort=True):
+    for protocol, group in matchable(runs).groupby("protocol", sort=True):
         for claim in claims:
             better, than = claim.side("better"), claim.side("than")
             samples = matched_samples(group, better, than)

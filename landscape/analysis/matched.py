@@ -77,12 +77,19 @@ class Samples:
         return int((~np.isnan(self.a)).sum()), int((~np.isnan(self.b)).sum())
 
 
+def matchable(runs: pd.DataFrame) -> pd.DataFrame:
+    """The finished runs of grid settings, with only what matching needs (and ``effective``)."""
+    done = with_origins(finished(runs))
+    keep = [c for c in (*MATCH_EXTRA, *AXES) if c in done] + ["origin_name", "effective"]
+    return done.loc[done["origin_kind"].eq(OriginKind.GRID.value), keep]
+
+
 def matched_samples(runs: pd.DataFrame, a: Mapping[str, str], b: Mapping[str, str]) -> Samples:
     """The effective scores of side ``a`` ({axis: value}) and side ``b`` in matched settings.
     Axes named by a side are compared (or, with one value on both, fixed); every other axis,
-    the protocol, the data set and the grid setting's name must agree."""
-    done = with_origins(finished(runs))
-    done = done[done["origin_kind"].eq(OriginKind.GRID.value)]
+    the protocol, the data set and the grid setting's name must agree. ``runs``: a runs frame,
+    or ``matchable(runs)`` when many comparisons are made of the same runs."""
+    done = runs if "effective" in runs else matchable(runs)
     masks = []
     for values in (a, b):
         mask = np.ones(len(done), dtype=bool)
@@ -124,16 +131,22 @@ def _median_rows(x: np.ndarray) -> np.ndarray:
         return np.where(n > 0, np.where(lo == hi, lo, (lo + hi) / 2), np.nan)
 
 
-def _statistics(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(diff, p_better) over the second-to-last axis of settings; leading axes are resamples."""
+def _per_setting(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each setting's difference of seed medians and share of won seed pairs (last axis:
+    seeds; leading axes: resamples, settings)."""
     ma, mb = _median_rows(a), _median_rows(b)
     with np.errstate(invalid="ignore"):
-        per_setting = np.where(ma == mb, 0.0, ma - mb)  # inf - inf: both infinitely bad, a tie
-    diff = _median_rows(per_setting)
+        diff = np.where(ma == mb, 0.0, ma - mb)  # inf - inf: both infinitely bad, a tie
     x, y = a[..., :, None], b[..., None, :]
     wins = (x < y).sum(axis=(-1, -2)) + 0.5 * (x == y).sum(axis=(-1, -2))
     pairs = np.sum(~np.isnan(a), axis=-1) * np.sum(~np.isnan(b), axis=-1)
-    return diff, np.mean(wins / pairs, axis=-1)
+    return diff, wins / pairs
+
+
+def _statistics(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(diff, p_better) over the second-to-last axis of settings; leading axes are resamples."""
+    diff, p = _per_setting(a, b)
+    return _median_rows(diff), np.mean(p, axis=-1)
 
 
 def _resample(x: np.ndarray, units: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -158,11 +171,12 @@ def compare(
             "p_low": nan,
             "p_high": nan,
         }
-    diff, p = _statistics(samples.a, samples.b)
+    per_diff, per_p = _per_setting(samples.a, samples.b)
+    diff, p = _median_rows(per_diff), np.mean(per_p)
     rng = np.random.default_rng(seed)
     units = rng.integers(0, samples.pairs, (resamples, samples.pairs))
-    if samples.pairs >= SETTINGS_ENOUGH:
-        boot_diff, boot_p = _statistics(samples.a[units], samples.b[units])
+    if samples.pairs >= SETTINGS_ENOUGH:  # settings resampled whole: their statistics reused
+        boot_diff, boot_p = _median_rows(per_diff[units]), per_p[units].mean(axis=-1)
     else:
         a, b = _resample(samples.a, units, rng), _resample(samples.b, units, rng)
         boot_diff, boot_p = _statistics(a, b)
@@ -239,7 +253,7 @@ def axis_comparisons(
     written with the more likely winner as ``a`` (so ``p_better`` >= 1/2). ``seeds``: the
     median number of seeds per side in a matched setting."""
     rows = []
-    for protocol, group in runs.groupby("protocol", sort=True):
+    for protocol, group in matchable(runs).groupby("protocol", sort=True):
         for axis in axes:
             if axis not in group:
                 continue
