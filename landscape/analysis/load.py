@@ -19,10 +19,11 @@ from landscape.analysis.protocols import note_protocol, protocol_names
 from landscape.analysis.read import read_evals, read_json, run_folders, status_columns
 from landscape.analysis.scores import add_scores
 from landscape.analysis.settings import with_origins
-from landscape.records import RUNS_DIR, SENTINEL, STUDY_COPY, RunFiles
+from landscape.records import RUNS_DIR, SENTINEL, STUDY_COPY, RunFiles, Status
 
 STATUS_COLUMNS = ("status", "steps_trained", "diverged_at", "wall_time", "error")
 NOT_HYPER = ("run_id", "study", "origin", "seed")  # config keys that do not define a setting
+FLAG = Status.DIVERGED.value  # evals.csv's column: True where the evaluation recorded SENTINEL
 
 
 @dataclass
@@ -113,10 +114,10 @@ def _evals_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     for column in metrics:
         evals[column] = pd.to_numeric(evals[column], errors="coerce")
     sentinel = evals[metrics].eq(SENTINEL)
-    evals["diverged"] = sentinel.any(axis=1)
+    evals[FLAG] = sentinel.any(axis=1)
     evals[metrics] = evals[metrics].mask(sentinel)
     # a run resumed from a checkpoint repeats the evaluations after it: the last line wins
     evals = evals.drop_duplicates(["run_id", "step"], keep="last")
     evals = evals.sort_values(["run_id", "step"], kind="stable", ignore_index=True)
-    first = ["run_id", "step", "fid", "is_mean", "kid_mean", "diverged"]
+    first = ["run_id", "step", "fid", "is_mean", "kid_mean", FLAG]
     return evals[first + [c for c in evals.columns if c not in first]]

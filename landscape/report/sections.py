@@ -146,8 +146,8 @@ def leaderboard_table(pa: ProtocolAnalysis, name: str) -> Any:
         Column("top5_median", "top-5% settings: median", "fid"),
         Column("n_settings", "settings", "int"),
         Column("n_runs", "finished runs", "int"),
-        Column("divergence_rate", "diverged", "pct"),
-        Column("n_failed", "failed", "int"),
+        Column("divergence_rate", "divergence", "pct"),
+        Column("n_failed", "failures", "int"),
         Column("setting", "best setting"),
     ]
     order = pa.summary.sort_values(["fid_median", "best_run_fid"], na_position="last")
@@ -165,8 +165,8 @@ def settings_table(pa: ProtocolAnalysis, name: str, varying: list[str]) -> Any:
         *STAT_COLUMNS,
         Column("fid_min", "min", "fid"),
         Column("fid_max", "max", "fid"),
-        Column("divergence_rate", "diverged", "pct"),
-        Column("n_failed", "failed", "int"),
+        Column("divergence_rate", "divergence", "pct"),
+        Column("n_failed", "failures", "int"),
     ]
     return table_html(shown, columns, table_id=f"settings-{name}")
 
