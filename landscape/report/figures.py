@@ -124,29 +124,33 @@ def _log_label(value: float, _position: int) -> str:
 
 
 def forest_figure(comparisons: pd.DataFrame, title: str) -> bytes:
-    """Each comparison's median FID difference (a - b) with its 95% interval, one row each,
-    grouped by axis; an infinite end is drawn at the edge with an arrow and the sign of ∞."""
+    """Two panels, one row per comparison: the median FID difference (a - b) and P(a better),
+    each with its 95% interval; red where the verdict names a winner (P's interval clear of
+    1/2). An infinite end of a difference is drawn at the edge, marked ∞."""
     rows = comparisons.iloc[::-1].reset_index(drop=True)
     values = rows[["diff", "diff_low", "diff_high"]].to_numpy(float)
     finite = values[np.isfinite(values)]
     edge = max(float(np.abs(finite).max()) * 1.15, 1.0) if finite.size else 1.0
     shown = np.clip(np.nan_to_num(values, nan=0.0, posinf=edge, neginf=-edge), -edge, edge)
-    fig = Figure(figsize=(8.4, 0.32 * len(rows) + 1.3), layout="constrained")
-    ax = fig.subplots()
+    fig = Figure(figsize=(10.5, 0.32 * len(rows) + 1.4), layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True, width_ratios=(3, 2))
     y = np.arange(len(rows))
-    decided = ~rows["verdict"].eq("no clear difference").to_numpy()
-    colour = np.where(decided, "C3", "C7")
-    ax.hlines(y, shown[:, 1], shown[:, 2], colors=colour, lw=2)
-    ax.scatter(shown[:, 0], y, c=colour, zorder=3, s=18)
+    colour = np.where(rows["verdict"].eq("no clear difference").to_numpy(), "C7", "C3")
+    p = rows[["p_better", "p_low", "p_high"]].to_numpy(float)
+    for ax, v in ((left, shown), (right, p)):
+        ax.hlines(y, v[:, 1], v[:, 2], colors=colour, lw=2)
+        ax.scatter(v[:, 0], y, c=colour, zorder=3, s=18)
+        ax.grid(axis="x", alpha=0.3)
     for i, (low, high) in enumerate(values[:, 1:]):
         for end, sign in ((low, -1), (high, 1)):
             if np.isinf(end):
-                ax.annotate("∞" if end > 0 else "−∞", (sign * edge, i), fontsize=8, va="center")
-    ax.axvline(0, c="k", lw=0.8)
-    labels = rows["axis"] + ": " + rows["a"] + " − " + rows["b"]
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlim(-edge * 1.08, edge * 1.08)
-    ax.set_xlabel("median FID difference a − b over matched settings, 95% interval (< 0: a better)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
+                left.annotate("∞" if end > 0 else "−∞", (sign * edge, i), fontsize=8, va="center")
+    left.axvline(0, c="k", lw=0.8)
+    right.axvline(0.5, c="k", lw=0.8)
+    left.set_yticks(y, rows["axis"] + ": " + rows["a"] + " vs " + rows["b"], fontsize=8)
+    left.set_xlim(-edge * 1.08, edge * 1.08)
+    right.set_xlim(0, 1)
+    left.set_xlabel("FID a − b: median over matched settings (< 0: a better)", fontsize=8)
+    right.set_xlabel("P(a better) (> ½: a better; decides the verdict)", fontsize=8)
+    fig.suptitle(title + " (95% intervals)", fontsize=10)
     return png(fig)
