@@ -112,3 +112,11 @@ def test_claims_of_the_study_copy_get_verdicts(planned):
     html = (root / "report.html").read_text()
     assert '<section id="findings">' in html and "contradicted" in html
     assert math.isfinite(findings.loc["F3", "diff_low"])
+    # a claim and the comparison of the same two sides report the same numbers
+    gp = (
+        pd.read_csv(root / "comparisons.csv")
+        .set_index(["axis", "a", "b"])
+        .loc[("penalty", "gp", "none")]
+    )
+    columns = ["diff", "diff_low", "diff_high", "p_better", "p_low", "p_high"]
+    assert findings.loc["F3", columns].tolist() == gp[columns].tolist()

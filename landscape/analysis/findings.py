@@ -1,7 +1,7 @@
 """The paper's findings checked on a study: each claim of the study file (landscape/claims.py)
 compared on matched settings (matched.py), with a verdict.
 
-- **consistent**: the 95% interval of P(better beats than) lies above 1/2 (compare.verdict);
+- **consistent**: the 95% interval of P(better beats than) lies above 1/2 (matched.verdict);
 - **contradicted**: it lies below 1/2;
 - **undecided**: it contains 1/2, or a side has fewer than MIN_RUNS runs in matched settings.
   When the estimate points one way, ``more`` says roughly how many times as many matched runs
@@ -26,14 +26,7 @@ from typing import Any, NoReturn
 import pandas as pd
 import yaml
 
-from landscape.analysis.matched import (
-    MIN_RUNS,
-    compare,
-    matchable,
-    matched_samples,
-    seed_of,
-    verdict,
-)
+from landscape.analysis.matched import MIN_RUNS, compare_sides, matchable, verdict
 from landscape.claims import Claim, parse_claims
 from landscape.records import AXES, STUDY_COPY
 
@@ -134,14 +127,12 @@ def check_claims(runs: pd.DataFrame, claims: tuple[Claim, ...], *, resamples: in
     for protocol, group in matchable(runs).groupby("protocol", sort=True):
         for claim in claims:
             better, than = claim.side("better"), claim.side("than")
-            samples = matched_samples(group, better, than)
-            stats = compare(samples, resamples=resamples, seed=seed_of(protocol, claim.id))
+            stats = compare_sides(group, better, than, protocol=protocol, resamples=resamples)
             row = {
                 "protocol": protocol,
                 "id": claim.id,
                 "claim": claim.text or claim.label,
                 "source": claim.source,
-                "seeds": samples.seeds(),
                 **stats,
             }
             said = verdict(row, "better", "than")

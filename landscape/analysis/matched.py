@@ -233,8 +233,6 @@ def flipped(row: dict) -> dict:
     """The same comparison read from b's side (the bootstrap's resamples are shared)."""
     return {
         **row,
-        "a": row["b"],
-        "b": row["a"],
         "runs_a": row["runs_b"],
         "runs_b": row["runs_a"],
         "diff": -row["diff"],
@@ -244,6 +242,27 @@ def flipped(row: dict) -> dict:
         "p_low": 1 - row["p_high"],
         "p_high": 1 - row["p_low"],
     }
+
+
+def compare_sides(
+    group: pd.DataFrame,
+    a: Mapping[str, str],
+    b: Mapping[str, str],
+    *,
+    protocol: str,
+    resamples: int = RESAMPLES,
+) -> dict:
+    """compare() of side ``a`` against side ``b`` in ``group`` (``matchable`` runs of one
+    protocol), plus ``seeds``. The two sides are put in one canonical order first and the
+    bootstrap is seeded by them, so a comparison and a claim on the same sides report the same
+    numbers, mirrored."""
+    key_a, key_b = repr(sorted(a.items())), repr(sorted(b.items()))
+    swap = key_b < key_a
+    first, second = (b, a) if swap else (a, b)
+    samples = matched_samples(group, first, second)
+    seed = seed_of(protocol, *sorted((key_a, key_b)))
+    row = {**compare(samples, resamples=resamples, seed=seed), "seeds": samples.seeds()}
+    return flipped(row) if swap else row
 
 
 def axis_comparisons(
@@ -260,12 +279,12 @@ def axis_comparisons(
             values = sorted(group[axis].dropna().astype(str).unique())
             for i, a in enumerate(values):
                 for b in values[i + 1 :]:
-                    samples = matched_samples(group, {axis: a}, {axis: b})
-                    row = compare(samples, resamples=resamples, seed=seed_of(protocol, axis, a, b))
-                    row = {"protocol": protocol, "axis": axis, "a": a, "b": b, **row}
-                    row["seeds"] = samples.seeds()
+                    stats = compare_sides(
+                        group, {axis: a}, {axis: b}, protocol=protocol, resamples=resamples
+                    )
+                    row = {"protocol": protocol, "axis": axis, "a": a, "b": b, **stats}
                     if row["p_better"] < 0.5 or (row["p_better"] == 0.5 and row["diff"] > 0):
-                        row = flipped(row)
+                        row = {**flipped(row), "a": b, "b": a}
                     row["verdict"] = verdict(row, row["a"], row["b"])
                     rows.append(row)
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
