@@ -29,7 +29,7 @@ from landscape.analysis import load_results  # noqa: E402
 from landscape.report.analyse import analyse  # noqa: E402
 from landscape.report.build import page_context, render  # noqa: E402
 from landscape.report.sections import protocol_block  # noqa: E402
-from landscape.report.tables import write_csvs  # noqa: E402
+from landscape.report.tables import write_analysis_csvs, write_csvs  # noqa: E402
 
 AXES = {
     "loss": ("ns", "wgan", "ls", "hinge", "mm"),
@@ -88,7 +88,12 @@ def main() -> None:
     results = timed("load", times, load_results, study)
     analyses = timed("aggregate", times, analyse, results)
     boards = [pa.board.drop(columns="variant") for pa in analyses]
-    timed("csv", times, write_csvs, results, pd.concat(boards), study)
+
+    def csvs() -> None:
+        write_csvs(results, pd.concat(boards), study)
+        write_analysis_csvs(analyses, study)  # top5, budget, comparisons, findings
+
+    timed("csv", times, csvs)
     (study / "figures").mkdir(exist_ok=True)
     hyper = list(results.hyper_columns)
     blocks = timed(

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-SENTINEL = 31337.0
+from landscape.records import SENTINEL, Origin
+
 PROTOCOL = {
     "name": "cifar10-test-10k-inception",
     "extractor": "inception-v3-compat",
@@ -29,7 +30,7 @@ PROTOCOL = {
 }
 DEFAULTS: dict[str, Any] = {
     "study": "fake",
-    "origin": "grid:default",
+    "origin": str(Origin.grid("default")),
     "dataset": "cifar10",
     "data_options": {},
     "architecture": "resnet_cifar",
@@ -177,15 +178,13 @@ def fake_study(
     for values in itertools.product(*axes.values()):
         variant = dict(zip(axes, values, strict=True))
         for g in range(grid):
-            plan += [
-                (variant, {**GRID[g % len(GRID)], "origin": f"grid:g{g}"}, s) for s in range(seeds)
-            ]
-        for _ in range(search):
-            trial = len(plan)
+            origin = str(Origin.grid(f"g{g}"))
+            plan += [(variant, {**GRID[g % len(GRID)], "origin": origin}, s) for s in range(seeds)]
+        cell = "-".join(values)  # one search per variant, like the planner's scope "cell"
+        for trial in range(search):
             lr = float(10 ** rng.uniform(-5, -2))
-            plan.append(
-                (variant, {"lr": lr, "beta1": float(rng.uniform()), "origin": f"search:{trial}"}, 0)
-            )
+            origin = str(Origin.search(cell, trial))
+            plan.append((variant, {"lr": lr, "beta1": float(rng.uniform()), "origin": origin}, 0))
     picks = [int(i) for i in rng.permutation(len(plan))[: running + pending]]
     running_ids, pending_ids = set(picks[:running]), set(picks[running:])
     for i, (variant, hyper, s) in enumerate(plan):

@@ -75,8 +75,8 @@ def test_seed_medians_spread_and_divergence_rates():
     rows = [("sn", "a", "grid:x", "ok", f, i) for f, i in ((30.0, 6), (10.0, 8), (20.0, 7))]
     rows += [("sn", "a", "grid:x", "ok", 40.0, 5)]
     rows += [("sn", "a", "grid:x", "diverged", 5.0, 9)]  # 5 seeds: 5, 10, 20, 30, 40
-    rows += [("sn", "b", "search:7", "ok", 50.0), ("sn", "b", "search:3", "diverged", np.nan)]
-    rows += [("sn", "b", "search:9", "failed", 1.0, 9)]  # 50, inf (no FID), inf (failed)
+    rows += [("sn", "b", "search:c:7", "ok", 50.0), ("sn", "b", "search:c:3", "diverged", np.nan)]
+    rows += [("sn", "b", "search:c:9", "failed", 1.0, 9)]  # 50, inf (no FID), inf (failed)
     rows += [("sn", "c", "grid:y", "running", 1.0)]  # unfinished: no setting row yet
     table = seed_medians(runs_frame(rows)).set_index("setting")
     assert list(table.index) == ["a", "b"]

@@ -19,7 +19,7 @@ import landscape.report
 from landscape.report import write_report
 from landscape.report.__main__ import main
 
-SECTIONS = ["protocol", "leaderboard", "top5", "budget", "curves", "samples", "runs"]
+SECTIONS = ["protocol", "comparisons", "leaderboard", "top5", "budget", "curves", "samples", "runs"]
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +51,11 @@ def test_report_files_and_sections(study):
     html = (study / "report.html").read_text()
     for section in SECTIONS:
         assert f'<section id="{section}">' in html
-    for name in ("runs.csv", "evals.csv", "leaderboard.csv"):
+    for name in ("runs.csv", "evals.csv", "leaderboard.csv", "top5.csv", "budget.csv"):
         assert (study / name).stat().st_size > 0
     figures = sorted(p.name for p in (study / "figures").glob("*.png"))
     kinds = {name.split("_")[0] for name in figures}
-    assert kinds == {"top5", "budget", "curves"}
+    assert kinds == {"top5", "budget", "curves", "forest"}
     for name in figures:
         assert (study / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f'href="figures/{name}"' in html
@@ -230,3 +230,27 @@ print(write_report({str(path)!r}))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == str(path / "report.html")
+
+
+def test_top5_and_comparisons_csvs_count_settings_and_every_finished_grid_run(study):
+    """top5.csv keeps ceil(5%) of each value's settings; comparisons.csv counts every finished
+    grid run of the two values (diverged and failed included), never the search trials."""
+    board = pd.read_csv(study / "leaderboard.csv")
+    top = pd.read_csv(study / "top5.csv")
+    for (axis, value), rows in top[top["axis"] != "variant"].groupby(["axis", "value"]):
+        n = int((board[axis] == value).sum())
+        assert rows["n_units"].eq(n).all() and len(rows) == max(1, -(-n // 20))
+        assert rows["fid"].tolist() == sorted(board.loc[board[axis] == value, "fid_median"])[:1]
+    assert top["origin"].str.match(r"^(grid:g\d|search:[a-z-]+:\d)$").all()
+    runs = pd.read_csv(study / "runs.csv")
+    grid = runs[runs["origin_kind"].eq("grid") & runs["status"].isin(["ok", "diverged", "failed"])]
+    table = pd.read_csv(study / "comparisons.csv")
+    assert len(table) == 3  # loss, penalty, normalization: two values each
+    for row in table.itertuples():
+        assert row.runs_a + row.runs_b == len(grid)
+        assert row.pairs == 2 * 2 * 2  # two settings x the two other axes' four combinations
+        assert row.diff_low <= row.diff <= row.diff_high and row.p_low <= row.p_better
+        assert row.p_better <= row.p_high and row.p_better >= 0.5
+    assert set(runs["status"]) >= {"diverged", "failed"}
+    html = (study / "report.html").read_text()
+    assert '<table id="comparisons-' in html and "forest_" in html

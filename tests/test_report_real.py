@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from landscape.data import load
+from landscape.records import Origin
 from landscape.report import write_report
 from landscape.train import RunSpec, train
 
@@ -56,11 +57,11 @@ def stand_in_scores(G) -> dict:
 def test_report_of_a_real_tiny_study(tmp_path, nan_loss):
     study = tmp_path / "tiny"
     specs = [
-        RunSpec(**TINY, normalization=n, seed=s, origin=f"grid:{n}")
+        RunSpec(**TINY, normalization=n, seed=s, origin=str(Origin.grid("hp-01")))
         for n in ("none", "sn")
         for s in (0, 1)
     ]
-    specs.append(RunSpec(**TINY, loss=nan_loss, seed=0, origin="search:0"))
+    specs.append(RunSpec(**TINY, loss=nan_loss, seed=0, origin=str(Origin.search("cell", 0))))
     data = load("digits", "train")  # once: loading it is slower than training these runs
     for spec in specs:
         train(

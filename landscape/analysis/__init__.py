@@ -1,10 +1,13 @@
 """Analysis of a results folder: pandas frames of runs and evaluations, and the paper's
-aggregations (top-5% distributions, compute-vs-quality curves, seed medians, leaderboards).
+aggregations (top-5% settings, compute-vs-quality curves, seed medians, leaderboards) and
+comparisons with bootstrap intervals, claims included.
 
 Reads only what docs/results-layout.md describes; never imports torch or the training code.
+The record vocabulary (statuses, origins, axes, the sentinel) is landscape.records'.
 """
 
 from landscape.analysis.budget import (
+    BUDGET_COLUMNS,
     DRAWS,
     budget_curve,
     budget_curves,
@@ -12,32 +15,63 @@ from landscape.analysis.budget import (
     min_so_far,
 )
 from landscape.analysis.curves import seed_curves
+from landscape.analysis.findings import FINDING_COLUMNS, check_claims, load_claims
 from landscape.analysis.leaderboard import leaderboard, variant_summary
-from landscape.analysis.load import SENTINEL, Results, load_results
-from landscape.analysis.scores import FINISHED, effective_score, finished, run_scores
-from landscape.analysis.settings import AXES, VARIANT, seed_medians, variant_columns
-from landscape.analysis.top import top_count, top_fraction
+from landscape.analysis.load import Results, load_results
+from landscape.analysis.matched import (
+    COMPARISON_COLUMNS,
+    Samples,
+    axis_comparisons,
+    compare,
+    matched_samples,
+)
+from landscape.analysis.scores import effective_score, finished, is_finished, run_scores
+from landscape.analysis.settings import VARIANT, seed_medians, variant_columns, with_origins
+from landscape.analysis.top import (
+    TOP5_COLUMNS,
+    top5_table,
+    top_count,
+    top_fraction,
+    top_runs,
+    top_settings,
+)
+from landscape.records import AXES, FINISHED, SENTINEL
 
 __all__ = [
     "AXES",
+    "BUDGET_COLUMNS",
+    "COMPARISON_COLUMNS",
     "DRAWS",
+    "FINDING_COLUMNS",
     "FINISHED",
     "SENTINEL",
+    "TOP5_COLUMNS",
     "VARIANT",
     "Results",
+    "Samples",
+    "axis_comparisons",
     "budget_curve",
     "budget_curves",
+    "check_claims",
+    "compare",
     "effective_score",
     "expected_min_without_replacement",
     "finished",
+    "is_finished",
     "leaderboard",
+    "load_claims",
     "load_results",
+    "matched_samples",
     "min_so_far",
     "run_scores",
     "seed_curves",
     "seed_medians",
+    "top5_table",
     "top_count",
     "top_fraction",
+    "top_runs",
+    "top_settings",
     "variant_columns",
     "variant_summary",
+    "with_origins",
 ]

@@ -1,10 +1,12 @@
 """Compute vs quality: the best FID a practitioner has after training k settings (PAPER.md 8).
 
-The practitioner first trains the fixed good settings (config ``origin`` ``grid:...``) in a
-random order, then the search proposals (``search:<trial>``) in trial order. A setting's FID
-is its median over seeds (settings.py). The process is repeated ``draws`` times (1000, as in
-the paper) with a seeded generator; the curve is the mean, over draws, of the minimum FID
-among the first k settings, with the quartiles as a band.
+The practitioner first trains the fixed good settings (origin kind grid, target or manual) in
+a random order, then the search proposals in trial order (the trial number of their origin,
+landscape.records.Origin; trials of several search cells interleave: every cell's trial 0,
+then every cell's trial 1, ...). A setting's FID is its median over seeds (settings.py). The
+process is repeated ``draws`` times (1000, as in the paper) with a seeded generator; the curve
+is the mean, over draws, of the minimum FID among the first k settings, with the quartiles as a
+band.
 
 Only the order of the grid settings is random, and drawing it is sampling without
 replacement, so over the grid part the mean has a closed form (expected_min_without_replacement);
@@ -18,7 +20,10 @@ from math import comb
 import numpy as np
 import pandas as pd
 
+from landscape.analysis.settings import SEARCH
+
 DRAWS = 1000  # PAPER.md 8: "repeat this random process 1000 times"
+BUDGET_COLUMNS = ["protocol", "axis", "value", "k", "mean", "low", "high", "n_grid"]
 
 
 def min_so_far(
@@ -49,11 +54,13 @@ def budget_curve(
     rng: np.random.Generator | None = None,
     quantiles: tuple[float, float] = (0.25, 0.75),
 ) -> pd.DataFrame:
-    """One group's curve: columns k, mean, low, high, n_grid (settings from seed_medians)."""
+    """One group's curve: columns k, mean, low, high, n_grid (settings from seed_medians):
+    the first n_grid settings are the fixed ones (random order), the rest search trials."""
     rng = rng if rng is not None else np.random.default_rng(0)
-    is_grid = settings["origin"].eq("grid").to_numpy()
+    is_grid = settings["origin"].ne(SEARCH).to_numpy()
     grid = settings["fid_median"].to_numpy(dtype=float)[is_grid]
-    search = settings[~is_grid].sort_values(["trial", "setting"], na_position="last")
+    order = [c for c in ("trial", "origin_name", "setting") if c in settings]
+    search = settings[~is_grid].sort_values(order, na_position="last", kind="stable")
     runs = min_so_far(grid, search["fid_median"].to_numpy(dtype=float), draws, rng)
     ordered = np.sort(runs, axis=0)  # no interpolation: quantiles stay exact with inf present
     low = ordered[int(np.floor(quantiles[0] * (draws - 1)))]
@@ -72,9 +79,8 @@ def budget_curves(
     parts = []
     for (protocol, value), group in settings.groupby(["protocol", by], sort=True):
         curve = budget_curve(group, draws=draws, rng=rng)
-        parts.append(curve.assign(protocol=protocol, value=value, axis=by))
+        parts.append(curve.assign(protocol=protocol, value=str(value), axis=by))
     if not parts:
-        return pd.DataFrame(columns=["protocol", "axis", "value", "k", "mean", "low", "high"])
+        return pd.DataFrame(columns=BUDGET_COLUMNS)
     curves = pd.concat(parts, ignore_index=True)
-    first = ["protocol", "axis", "value"]
-    return curves[first + [c for c in curves.columns if c not in first]]
+    return curves[BUDGET_COLUMNS]

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from landscape.analysis.scores import finished
 from landscape.analysis.settings import seed_medians, variant_columns
-from landscape.analysis.top import top_fraction
+from landscape.analysis.top import top_settings
 
 
 def leaderboard(runs: pd.DataFrame, hyper: Sequence[str] = ()) -> pd.DataFrame:
@@ -39,7 +40,8 @@ def leaderboard(runs: pd.DataFrame, hyper: Sequence[str] = ()) -> pd.DataFrame:
 
 def variant_summary(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     """One row per variant: its runs and divergence, its best setting (median and quartiles
-    over seeds), and the median of its top-5% runs. ``board`` is ``leaderboard(runs)``."""
+    over seeds), the median of its top-5% settings (seed medians, top.py) and its best single
+    run. ``board`` is ``leaderboard(runs)``."""
     keys = variant_columns(board)
     if board.empty:
         return pd.DataFrame(columns=[*keys, "n_settings", "n_runs"])
@@ -56,8 +58,8 @@ def variant_summary(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     best = board[board["best"]].set_index(keys)
     columns = ["setting", "fid_median", "fid_q25", "fid_q75", "is_median", "n_seeds"]
     summary = summary.join(best[columns].rename(columns={"n_seeds": "best_n_seeds"}))
-    top = top_fraction(runs, keys)
-    top_groups = top.groupby(keys, sort=False, dropna=False)["effective"]
-    summary["top5_median"] = top_groups.median()
-    summary["best_run_fid"] = top_groups.min()
+    top = top_settings(board, keys)
+    summary["top5_median"] = top.groupby(keys, sort=False, dropna=False)["fid"].median()
+    done = finished(runs)
+    summary["best_run_fid"] = done.groupby(keys, sort=False, dropna=False)["effective"].min()
     return summary.reset_index()

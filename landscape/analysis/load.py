@@ -18,10 +18,12 @@ import pandas as pd
 from landscape.analysis.protocols import note_protocol, protocol_names
 from landscape.analysis.read import read_evals, read_json, run_folders, status_columns
 from landscape.analysis.scores import add_scores
+from landscape.analysis.settings import with_origins
+from landscape.records import RUNS_DIR, SENTINEL, STUDY_COPY, RunFiles, Status
 
-SENTINEL = 31337.0  # compare_gan's "this checkpoint produced NaNs" value (PAPER.md 7)
 STATUS_COLUMNS = ("status", "steps_trained", "diverged_at", "wall_time", "error")
 NOT_HYPER = ("run_id", "study", "origin", "seed")  # config keys that do not define a setting
+FLAG = Status.DIVERGED.value  # evals.csv's column: True where the evaluation recorded SENTINEL
 
 
 @dataclass
@@ -30,7 +32,7 @@ class Results:
 
     root: Path
     study: str
-    runs: pd.DataFrame  # one row per run: config, status, score (see scores.add_scores)
+    runs: pd.DataFrame  # one row per run: config, status, typed origin, score (scores.py)
     evals: pd.DataFrame  # one row per evaluation; sentinel metrics are NaN, `diverged` is True
     protocols: dict[str, dict[str, Any]]  # protocol name -> the dict the evaluations recorded
     config_columns: tuple[str, ...]  # the RunSpec keys found in config.json files
@@ -55,21 +57,21 @@ def load_results(results_dir: str | Path) -> Results:
     configs: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     protocols: dict[str, dict[str, Any]] = {}
-    for folder in run_folders(root / "runs"):
-        config = read_json(os.path.join(folder, "config.json"), problems)
+    for folder in run_folders(root / RUNS_DIR):
+        config = read_json(os.path.join(folder, RunFiles.CONFIG), problems)
         if config is None:
             continue
         run_id = str(config.setdefault("run_id", os.path.basename(folder)))
-        status = read_json(os.path.join(folder, "status.json"), problems, missing_ok=True)
+        status = read_json(os.path.join(folder, RunFiles.STATUS), problems, missing_ok=True)
         config.update(status_columns(status))
         configs.append(config)
-        rows = read_evals(os.path.join(folder, "evals.jsonl"), problems)
+        rows = read_evals(os.path.join(folder, RunFiles.EVAL_LOG), problems)
         for row in rows:
             where = f"{folder}/evals.jsonl step {row.get('step')}"
             row["protocol"] = note_protocol(row.pop("protocol", None), protocols, problems, where)
             row["run_id"] = run_id
         records.extend(rows)
-    yaml_path = root / "study.yaml"
+    yaml_path = root / STUDY_COPY
     study_yaml = yaml_path.read_text(errors="replace") if yaml_path.is_file() else None
     runs, config_columns = _runs_frame(configs)
     evals = _evals_frame(records)
@@ -79,6 +81,7 @@ def load_results(results_dir: str | Path) -> Results:
     if "protocol" not in config_columns:
         config_columns += ("protocol",)
     runs = add_scores(runs, evals, [c for c in config_columns if c not in NOT_HYPER])
+    runs = with_origins(runs, problems)
     for name in runs["protocol"].unique():
         protocols.setdefault(name, {"name": name})
     return Results(root, root.name, runs, evals, protocols, config_columns, study_yaml, problems)
@@ -111,10 +114,10 @@ def _evals_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     for column in metrics:
         evals[column] = pd.to_numeric(evals[column], errors="coerce")
     sentinel = evals[metrics].eq(SENTINEL)
-    evals["diverged"] = sentinel.any(axis=1)
+    evals[FLAG] = sentinel.any(axis=1)
     evals[metrics] = evals[metrics].mask(sentinel)
     # a run resumed from a checkpoint repeats the evaluations after it: the last line wins
     evals = evals.drop_duplicates(["run_id", "step"], keep="last")
     evals = evals.sort_values(["run_id", "step"], kind="stable", ignore_index=True)
-    first = ["run_id", "step", "fid", "is_mean", "kid_mean", "diverged"]
+    first = ["run_id", "step", "fid", "is_mean", "kid_mean", FLAG]
     return evals[first + [c for c in evals.columns if c not in first]]

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from landscape.records import Status
+
 
 def run_folders(runs_dir: Path) -> list[str]:
     """The run folders under ``runs/``, sorted by name (hidden ones, like the workers'
@@ -67,7 +69,7 @@ def read_evals(path: str, problems: list[str]) -> list[dict[str, Any]]:
 def status_columns(status: dict | None) -> dict[str, Any]:
     """status.json -> run columns; no status.json means the run has not started (pending)."""
     if status is None:
-        status = {"status": "pending", "step": 0, "wall_time": 0.0}
+        status = {"status": Status.PENDING.value, "step": 0, "wall_time": 0.0}
     return {
         "status": str(status.get("status", "unknown")),
         "steps_trained": status.get("step"),

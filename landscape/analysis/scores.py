@@ -3,11 +3,13 @@
 - ``fid`` (the run's score, PAPER.md 7): the minimum FID over all its evaluations, step 0
   included; sentinel (diverged) evaluations do not count. ``is_mean`` and ``kid_mean`` are taken
   at that same evaluation (``best_step``). NaN when no evaluation has a finite FID.
-- ``effective_score``: what top-5%, seed medians, budget curves and leaderboards rank by. As in
-  compare_gan (PAPER.md 7), a diverged run keeps the best FID it reached before diverging (its
-  NaN evaluations do not count); a run with no finite FID at all, and a failed run, score +inf,
-  so they are never among the best unless nothing else is, and are counted, never dropped.
-  Unfinished runs (running, pending) score NaN: not aggregated yet.
+- ``effective_score``: what top-5%, seed medians, budget curves, comparisons and leaderboards
+  rank by. As in compare_gan (PAPER.md 7), a diverged run keeps the best FID it reached before
+  diverging (its NaN evaluations do not count); a run with no finite FID at all, and a failed
+  run, score +inf, so they are never among the best unless nothing else is, and are counted,
+  never dropped. Unfinished runs (running, pending) score NaN: not aggregated yet.
+
+The statuses and what "finished" and "scored" mean are landscape.records' (Status).
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-FINISHED = ("ok", "diverged", "failed")
+from landscape.records import FINISHED, SCORED
+
 SCORE_COLUMNS = ("fid", "is_mean", "kid_mean", "best_step", "n_evals", "last_eval_step")
+_FINISHED = [s.value for s in FINISHED]
+_SCORED = [s.value for s in SCORED]
 
 
 def add_scores(runs: pd.DataFrame, evals: pd.DataFrame, hyper: Sequence[str]) -> pd.DataFrame:
@@ -53,17 +58,22 @@ def setting_ids(runs: pd.DataFrame, hyper: Sequence[str]) -> pd.Series:
     return pd.Series([f"{h:016x}"[:12] for h in hashes], index=runs.index, dtype=object)
 
 
+def is_finished(status: pd.Series) -> pd.Series:
+    """True for the statuses every aggregation counts (Status.finished)."""
+    return status.isin(_FINISHED)
+
+
 def effective_score(runs: pd.DataFrame) -> pd.Series:
     """The score aggregations rank by: the best finite FID of an ok or diverged run, +inf for a
     failed run or one with no finite FID, NaN while unfinished."""
     fid = runs["fid"].astype(float)
-    ok = runs["status"].isin(("ok", "diverged")) & np.isfinite(fid)
+    ok = runs["status"].isin(_SCORED) & np.isfinite(fid)
     score = fid.where(ok, np.inf)
-    return score.where(runs["status"].isin(FINISHED))
+    return score.where(is_finished(runs["status"]))
 
 
 def finished(runs: pd.DataFrame) -> pd.DataFrame:
     """The finished runs (ok, diverged, failed) with their ``effective`` score column."""
-    done = runs[runs["status"].isin(FINISHED)].copy()
+    done = runs[is_finished(runs["status"])].copy()
     done["effective"] = effective_score(done)
     return done

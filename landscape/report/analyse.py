@@ -17,13 +17,18 @@ from landscape.analysis import (
     AXES,
     DRAWS,
     Results,
+    axis_comparisons,
     budget_curves,
+    check_claims,
     finished,
     leaderboard,
+    load_claims,
     seed_curves,
-    top_fraction,
+    top_settings,
     variant_summary,
 )
+from landscape.analysis.matched import RESAMPLES
+from landscape.claims import Claim
 
 MAX_CURVES = 6  # training curves of the best settings of this many variants
 MAX_SAMPLES = 12  # sample grids of the best runs of this many variants
@@ -38,22 +43,35 @@ class ProtocolAnalysis:
     summary: pd.DataFrame  # one row per variant
     compared: list[str]  # the columns compared in figures: varying axes, then "variant"
     varying: list[str]  # the variant columns that take more than one value here
-    top: dict[str, pd.DataFrame] = field(default_factory=dict)
+    top: dict[str, pd.DataFrame] = field(default_factory=dict)  # top_settings per column
     budget: dict[str, pd.DataFrame] = field(default_factory=dict)
+    comparisons: pd.DataFrame | None = None  # axis_comparisons of the varying axes
+    findings: pd.DataFrame | None = None  # check_claims of the study's claims
     curves: pd.DataFrame | None = None
     curve_labels: dict[str, str] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
 
 
-def analyse(results: Results, *, draws: int = DRAWS, seed: int = 0) -> list[ProtocolAnalysis]:
-    """One ProtocolAnalysis per protocol name found, in name order."""
+def analyse(
+    results: Results, *, draws: int = DRAWS, seed: int = 0, resamples: int = RESAMPLES
+) -> list[ProtocolAnalysis]:
+    """One ProtocolAnalysis per protocol name found, in name order. The study's claims are
+    read from the study file copied beside the results (analysis/findings.py)."""
+    claims = load_claims(results.root, results.runs, results.problems)
     return [
-        analyse_protocol(results, name, draws=draws, seed=seed) for name in results.protocol_names()
+        analyse_protocol(results, name, draws=draws, seed=seed, resamples=resamples, claims=claims)
+        for name in results.protocol_names()
     ]
 
 
 def analyse_protocol(
-    results: Results, name: str, *, draws: int = DRAWS, seed: int = 0
+    results: Results,
+    name: str,
+    *,
+    draws: int = DRAWS,
+    seed: int = 0,
+    resamples: int = RESAMPLES,
+    claims: tuple[Claim, ...] = (),
 ) -> ProtocolAnalysis:
     runs = results.runs[results.runs["protocol"] == name].copy()
     axes = (["dataset"] if "dataset" in runs else []) + [a for a in AXES if a in runs]
@@ -70,8 +88,10 @@ def analyse_protocol(
     if board.empty:
         return pa
     for column in compared:
-        pa.top[column] = top_fraction(runs, column)
+        pa.top[column] = top_settings(board, column)
         pa.budget[column] = budget_curves(board, column, draws=draws, seed=seed)
+    pa.comparisons = axis_comparisons(runs, [a for a in varying if a in AXES], resamples=resamples)
+    pa.findings = check_claims(runs, claims, resamples=resamples)
     best = board[board["best"]].sort_values(["fid_median", "fid_q75"]).head(MAX_CURVES)
     pa.curve_labels = dict(zip(best["setting"], best["variant"], strict=True))
     pa.curves = seed_curves(runs, results.evals, list(pa.curve_labels))

@@ -1,5 +1,6 @@
-"""write_report: results/<study>/ -> runs.csv, evals.csv, leaderboard.csv, figures/*.png and a
-self-contained report.html (images embedded, no external scripts or styles)."""
+"""write_report: results/<study>/ -> runs.csv, evals.csv, leaderboard.csv, top5.csv, budget.csv,
+comparisons.csv, findings.csv, figures/*.png and a self-contained report.html (images embedded,
+no external scripts or styles)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from landscape.analysis import DRAWS, FINISHED, Results, load_results
+from landscape.analysis import DRAWS, Results, is_finished, load_results
 from landscape.atomic import atomic_path
 from landscape.report.analyse import ProtocolAnalysis, analyse
 from landscape.report.sections import SETTINGS_PER_VARIANT, protocol_block
-from landscape.report.tables import Column, table_html, write_csvs
+from landscape.report.tables import Column, table_html, write_analysis_csvs, write_csvs
 
 TEMPLATE = "template.html.j2"
 TARGET_KEYS = ["dataset", "architecture", "loss", "normalization", "penalty"]
@@ -56,6 +57,7 @@ def publish(
     root = results.root
     boards = [pa.board.drop(columns="variant") for pa in analyses if not pa.board.empty]
     write_csvs(results, pd.concat(boards, ignore_index=True) if boards else pd.DataFrame(), root)
+    write_analysis_csvs(analyses, root)
     fig_dir = root / "figures"
     fig_dir.mkdir(exist_ok=True)
     old = set(fig_dir.glob("*.png"))
@@ -71,7 +73,7 @@ def publish(
 
 
 def _written(blocks: list[dict[str, Any]], root: Path) -> set[Path]:
-    figures = [f for b in blocks for f in [*b["top5"], *b["budget"], b["curves"]] if f]
+    figures = [f for b in blocks for f in [*b["top5"], *b["budget"], b["curves"], b["forest"]] if f]
     return {root / f["file"] for f in figures}
 
 
@@ -95,7 +97,7 @@ def page_context(
     targets: pd.DataFrame | None,
 ) -> dict[str, Any]:
     runs = results.runs
-    done = int(runs["status"].isin(FINISHED).sum()) if len(runs) else 0
+    done = int(is_finished(runs["status"]).sum()) if len(runs) else 0
     unfinished = len(runs) - done
     to_come = max(expected_runs - done, 0) if expected_runs is not None else unfinished
     return {
@@ -106,6 +108,7 @@ def page_context(
         "to_come": to_come,
         "expected_runs": expected_runs,
         "blocks": blocks,
+        "any_findings": any(b["findings"] is not None for b in blocks),
         "published": published_table(analyses, targets) if targets is not None else None,
         "study_yaml": results.study_yaml,
         "problems": results.problems,

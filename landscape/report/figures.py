@@ -23,9 +23,10 @@ def png(fig: Figure) -> bytes:
 
 
 def top5_figure(top: pd.DataFrame, column: str, title: str) -> bytes:
-    """Box plots of the top-5% runs' FID, one box per value of ``column``, best median first.
-    Runs in the selection counted +inf (failed, or no finite FID) are named under their box."""
-    groups = {v: g["effective"].to_numpy(float) for v, g in top.groupby(column, sort=False)}
+    """Box plots of the top-5% settings' FID (seed medians; top_settings), one box per value of
+    ``column``, best median first. Settings in the selection at +inf (most seeds failed or
+    without a finite FID) are counted under their box."""
+    groups = {v: g["fid"].to_numpy(float) for v, g in top.groupby(column, sort=False)}
     order = sorted(groups, key=lambda v: (_median(groups[v]), str(v)))[:MAX_BOXES]
     fig = Figure(figsize=(max(4.0, 0.9 * len(order) + 1.5), 3.6), layout="constrained")
     ax = fig.subplots()
@@ -37,7 +38,9 @@ def top5_figure(top: pd.DataFrame, column: str, title: str) -> bytes:
     labels = []
     for v in order:
         bad = int(np.sum(~np.isfinite(groups[v])))
-        labels.append(f"{v}\nn={groups[v].size}" + (f", {bad} at ∞" if bad else ""))
+        of = int(top.loc[top[column] == v, "n_units"].iloc[0]) if "n_units" in top else 0
+        count = f"{groups[v].size} of {of}" if of else f"n={groups[v].size}"
+        labels.append(f"{v}\n{count}" + (f", {bad} at ∞" if bad else ""))
     ax.set_xticks(
         range(1, len(order) + 1),
         labels,
@@ -47,7 +50,7 @@ def top5_figure(top: pd.DataFrame, column: str, title: str) -> bytes:
     )
     shown = "" if len(groups) <= MAX_BOXES else f" (best {MAX_BOXES} of {len(groups)})"
     ax.set_title(title + shown, fontsize=10)
-    ax.set_ylabel("FID of the best 5% of runs (lower is better)", fontsize=8)
+    ax.set_ylabel("seed-median FID, best 5% of settings\n(lower is better)", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return png(fig)
 
@@ -118,3 +121,36 @@ def _log_label(value: float, _position: int) -> str:
         return ""
     mantissa = round(value / 10 ** np.floor(np.log10(value)), 6)
     return f"{value:g}" if mantissa in (1, 2, 3, 5) else ""
+
+
+def forest_figure(comparisons: pd.DataFrame, title: str) -> bytes:
+    """Two panels, one row per comparison: the median FID difference (a - b) and P(a better),
+    each with its 95% interval; red where the verdict names a winner (P's interval clear of
+    1/2). An infinite end of a difference is drawn at the edge, marked ∞."""
+    rows = comparisons.iloc[::-1].reset_index(drop=True)
+    values = rows[["diff", "diff_low", "diff_high"]].to_numpy(float)
+    finite = values[np.isfinite(values)]
+    edge = max(float(np.abs(finite).max()) * 1.15, 1.0) if finite.size else 1.0
+    shown = np.clip(np.nan_to_num(values, nan=0.0, posinf=edge, neginf=-edge), -edge, edge)
+    fig = Figure(figsize=(10.5, 0.32 * len(rows) + 1.4), layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True, width_ratios=(3, 2))
+    y = np.arange(len(rows))
+    colour = np.where(rows["verdict"].eq("no clear difference").to_numpy(), "C7", "C3")
+    p = rows[["p_better", "p_low", "p_high"]].to_numpy(float)
+    for ax, v in ((left, shown), (right, p)):
+        ax.hlines(y, v[:, 1], v[:, 2], colors=colour, lw=2)
+        ax.scatter(v[:, 0], y, c=colour, zorder=3, s=18)
+        ax.grid(axis="x", alpha=0.3)
+    for i, (low, high) in enumerate(values[:, 1:]):
+        for end, sign in ((low, -1), (high, 1)):
+            if np.isinf(end):
+                left.annotate("∞" if end > 0 else "−∞", (sign * edge, i), fontsize=8, va="center")
+    left.axvline(0, c="k", lw=0.8)
+    right.axvline(0.5, c="k", lw=0.8)
+    left.set_yticks(y, rows["axis"] + ": " + rows["a"] + " vs " + rows["b"], fontsize=8)
+    left.set_xlim(-edge * 1.08, edge * 1.08)
+    right.set_xlim(0, 1)
+    left.set_xlabel("FID a − b: median over matched settings (< 0: a better)", fontsize=8)
+    right.set_xlabel("P(a better) (> ½: a better; decides the verdict)", fontsize=8)
+    fig.suptitle(title + " (95% intervals)", fontsize=10)
+    return png(fig)

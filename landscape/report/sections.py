@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from landscape.records import Status
 from landscape.report.analyse import ProtocolAnalysis
-from landscape.report.figures import budget_figure, curves_figure, top5_figure
+from landscape.report.comparisons import comparison_tables, findings_table
+from landscape.report.figures import budget_figure, curves_figure, forest_figure, top5_figure
 from landscape.report.tables import Column, table_html
 
 SETTINGS_PER_VARIANT = 10  # the leaderboard's settings table shows this many per variant
@@ -49,7 +51,12 @@ def protocol_block(pa: ProtocolAnalysis, fig_dir: Path, hyper: list[str]) -> dic
         "counts": counts(pa.runs),
     }
     block["top5"] = [
-        figure(fig_dir, f"top5_{name}_{c}.png", top5_figure(pa.top[c], c, f"Best 5% by {c}"), c)
+        figure(
+            fig_dir,
+            f"top5_{name}_{c}.png",
+            top5_figure(pa.top[c], c, f"Best 5% of settings by {c}"),
+            c,
+        )
         for c in pa.compared
         if c in pa.top and not pa.top[c].empty
     ]
@@ -58,6 +65,12 @@ def protocol_block(pa: ProtocolAnalysis, fig_dir: Path, hyper: list[str]) -> dic
         for c in pa.compared
         if c in pa.budget and not pa.budget[c].empty
     ]
+    block["comparisons"] = comparison_tables(pa.comparisons, name)
+    block["forest"] = None
+    if pa.comparisons is not None and not pa.comparisons.empty:
+        data = forest_figure(pa.comparisons, "Differences of matched settings")
+        block["forest"] = figure(fig_dir, f"forest_{name}.png", data, "comparisons")
+    block["findings"] = findings_table(pa.findings, name)
     block["curves"] = None
     if pa.curves is not None and not pa.curves.empty:
         data = curves_figure(pa.curves, pa.curve_labels, "Best setting of the best variants")
@@ -113,7 +126,8 @@ def extractor_warning(info: dict[str, Any]) -> str | None:
 
 def counts(runs: pd.DataFrame) -> dict[str, int]:
     tally = runs["status"].value_counts()
-    keys = ["ok", "diverged", "failed", "running", "pending"]
+    keys = [s.value for s in (Status.OK, Status.DIVERGED, Status.FAILED)]
+    keys += [s.value for s in (Status.RUNNING, Status.PENDING)]
     out = {k: int(tally.get(k, 0)) for k in keys}
     out.update({str(k): int(v) for k, v in tally.items() if k not in keys})
     out["total"] = len(runs)
@@ -129,11 +143,11 @@ def leaderboard_table(pa: ProtocolAnalysis, name: str) -> Any:
         Column("fid_q75", "Q3", "fid"),
         Column("best_n_seeds", "seeds", "int"),
         Column("is_median", "IS", "num"),
-        Column("top5_median", "top-5% median", "fid"),
+        Column("top5_median", "top-5% settings: median", "fid"),
         Column("n_settings", "settings", "int"),
         Column("n_runs", "finished runs", "int"),
-        Column("divergence_rate", "diverged", "pct"),
-        Column("n_failed", "failed", "int"),
+        Column("divergence_rate", "divergence", "pct"),
+        Column("n_failed", "failures", "int"),
         Column("setting", "best setting"),
     ]
     order = pa.summary.sort_values(["fid_median", "best_run_fid"], na_position="last")
@@ -151,8 +165,8 @@ def settings_table(pa: ProtocolAnalysis, name: str, varying: list[str]) -> Any:
         *STAT_COLUMNS,
         Column("fid_min", "min", "fid"),
         Column("fid_max", "max", "fid"),
-        Column("divergence_rate", "diverged", "pct"),
-        Column("n_failed", "failed", "int"),
+        Column("divergence_rate", "divergence", "pct"),
+        Column("n_failed", "failures", "int"),
     ]
     return table_html(shown, columns, table_id=f"settings-{name}")
 

@@ -12,8 +12,17 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from landscape.analysis import Results
+from landscape.analysis import (
+    BUDGET_COLUMNS,
+    COMPARISON_COLUMNS,
+    FINDING_COLUMNS,
+    TOP5_COLUMNS,
+    Results,
+    top5_table,
+)
 from landscape.atomic import atomic_path
+
+ANALYSIS_CSVS = ("top5", "budget", "comparisons", "findings")
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,30 @@ def write_csvs(results: Results, board: pd.DataFrame, out: Path) -> dict[str, Pa
     _atomic_csv(runs, paths["runs"])
     _atomic_csv(results.evals, paths["evals"])
     _atomic_csv(board, paths["leaderboard"])
+    return paths
+
+
+def write_analysis_csvs(analyses: Sequence, out: Path) -> dict[str, Path]:
+    """top5.csv, budget.csv, comparisons.csv and findings.csv (docs/report.md) of the
+    ProtocolAnalysis list ``analyses``, protocols together; returns name -> path."""
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in ANALYSIS_CSVS}
+    for pa in analyses:
+        parts["top5"] += [top5_table(top, column) for column, top in pa.top.items()]
+        parts["budget"] += list(pa.budget.values())
+        parts["comparisons"] += [pa.comparisons] if pa.comparisons is not None else []
+        parts["findings"] += [pa.findings] if pa.findings is not None else []
+    columns = {
+        "top5": [*TOP5_COLUMNS, "n_units"],
+        "budget": BUDGET_COLUMNS,
+        "comparisons": COMPARISON_COLUMNS,
+        "findings": FINDING_COLUMNS,
+    }
+    paths = {}
+    for name, frames in parts.items():
+        frames = [f for f in frames if not f.empty]
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        paths[name] = out / f"{name}.csv"
+        _atomic_csv(frame.reindex(columns=columns[name]), paths[name])
     return paths
 
 

@@ -1,0 +1,60 @@
+"""Claims read from the study file copied beside the results, torch-free, and their verdicts."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from landscape.analysis.findings import load_claims, more_needed
+
+RUNS = pd.DataFrame(
+    {
+        "loss": ["ns", "wgan"],
+        "penalty": ["none", "gp"],
+        "normalization": ["none", "sn"],
+        "architecture": ["sndcgan", "sndcgan"],
+    }
+)
+CLAIMS = """claims:
+  - {id: F2, axis: normalization, better: sn, than: none, source: "3.1"}
+  - id: F6
+    better: {penalty: gp, normalization: sn}
+    than: {penalty: none, normalization: sn}
+"""
+
+
+def test_claims_come_from_the_newest_study_copy(tmp_path):
+    (tmp_path / "study.yaml").write_text("name: s\n")
+    assert load_claims(tmp_path, RUNS, []) == ()
+    (tmp_path / "study.20260101-120000.yaml").write_text("name: s\n" + CLAIMS)
+    problems: list[str] = []
+    claims = load_claims(tmp_path, RUNS, problems)
+    assert [c.id for c in claims] == ["F2", "F6"] and problems == []
+    assert claims[1].compared == ("penalty",) and claims[1].fixed == {"normalization": "sn"}
+    assert claims[0].source == "3.1"
+
+
+def test_a_claim_on_values_never_run_is_a_problem_not_a_crash(tmp_path):
+    (tmp_path / "study.yaml").write_text(CLAIMS.replace("better: sn,", "better: bn,"))
+    problems: list[str] = []
+    assert load_claims(tmp_path, RUNS, problems) == ()
+    assert len(problems) == 1 and "'bn' is not trained" in problems[0]
+
+
+def test_an_inherited_study_says_where_claims_must_come_from(tmp_path):
+    (tmp_path / "study.yaml").write_text("base: _cifar10.yaml\ngrid: {loss: [ns]}\n")
+    problems: list[str] = []
+    assert load_claims(tmp_path, RUNS, problems) == ()
+    assert "base: _cifar10.yaml" in problems[0] and "claims.json" in problems[0]
+    claims = [{"id": "F2", "axis": "normalization", "better": "sn", "than": "none"}]
+    (tmp_path / "claims.json").write_text(json.dumps(claims))
+    assert [c.id for c in load_claims(tmp_path, RUNS, [])] == ["F2"]
+
+
+def test_how_many_more_runs_would_likely_decide():
+    row = {"runs_better": 8, "runs_than": 8, "p_better": 0.6, "p_low": 0.45, "p_high": 0.75}
+    # half-width 0.15 against an effect of 0.1: (0.15 / 0.1) ** 2 = 2.25 times the runs
+    assert more_needed(row) == "about 2.3x the matched runs (if the estimate holds)"
+    assert more_needed({**row, "runs_than": 3}).startswith("at least 5 runs per side")
+    assert more_needed({**row, "p_better": 0.5}).startswith("cannot say")
