@@ -17,8 +17,7 @@ from landscape.study.settings import NAMED_SETTINGS
 from landscape.study.spec import AXES, SECTION_KEYS, SETTING_KEYS, TOP_KEYS, StudySpec
 from landscape.study.validate_search import search
 from landscape.study.validate_variants import variant_options
-
-PRECISIONS = ("bf16", "fp32")
+from landscape.train.precision import PRECISIONS
 
 
 class Validator(Checker):
