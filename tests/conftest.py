@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -35,6 +36,35 @@ def digits_weights(tmp_path_factory):
 
     path = tmp_path_factory.getbasetemp() / "digits-cnn-shared" / digits_cnn.WEIGHTS_FILE
     digits_cnn.load_or_train(path)
+    return path
+
+
+def shared_data() -> Path | None:
+    """``shared/data`` beside the project (or beside the folder of its worktrees), or None."""
+    for folder in Path(__file__).resolve().parents[1:4]:
+        if (folder / "shared" / "data" / "MNIST").is_dir():
+            return folder / "shared" / "data"
+    return None
+
+
+SHARED_DATA = shared_data()
+needs_mnist = pytest.mark.skipif(
+    SHARED_DATA is None, reason="real MNIST not found in ../shared/data/MNIST (nor one folder up)"
+)
+
+
+@pytest.fixture(scope="session")
+def mnist_weights(tmp_path_factory):
+    """mnist-cnn trained once per test session on the real MNIST of ../shared/data."""
+    from landscape.metrics import mnist_cnn
+
+    if SHARED_DATA is None:
+        pytest.skip("real MNIST not found in ../shared/data/MNIST (nor one folder up)")
+    mp = pytest.MonkeyPatch()  # the loader unpacks the .gz files into a folder of its own
+    mp.setenv("LANDSCAPE_DATA", str(tmp_path_factory.mktemp("mnist-unpacked")))
+    path = tmp_path_factory.getbasetemp() / "mnist-cnn-shared" / mnist_cnn.WEIGHTS_FILE
+    mnist_cnn.load_or_train(path, SHARED_DATA)
+    mp.undo()
     return path
 
 
