@@ -12,7 +12,7 @@ import torch
 from landscape import ARCHITECTURES, METRICS, load_plugin, metric
 from landscape.metrics import EVAL_DIVERGED, Evaluator, protocol_for
 from landscape.metrics.evaluate import diverged
-from landscape.scoring import metric_columns, record_columns
+from landscape.scoring import column_labels, metric_columns, record_columns
 
 PLUGIN = """
 from landscape import metric
@@ -52,6 +52,14 @@ def test_built_in_metrics_keep_the_evaluation_record_keys():
         "precision",
         "recall",
     )
+    assert column_labels() == {
+        "fid": "FID",
+        "is_mean": "IS",
+        "kid_mean": "KID",
+        "ms_ssim": "MS-SSIM",
+        "precision": "precision",
+        "recall": "recall",
+    }
     assert METRICS["kid"].needs == {"fake_features", "real_features"}
     assert METRICS["ms_ssim"].applies_to(protocol_for("celeba_hq_128"))
     assert not METRICS["ms_ssim"].applies_to(protocol_for("cifar10"))
@@ -87,6 +95,8 @@ def test_bad_registrations_name_what_is_wrong(own_metrics):
         metric("x", columns=("x",), direction="lower", needs=("pixels",))(f)
     with pytest.raises(ValueError, match=r"columns already used: fid \(fid\)"):
         metric("x", columns=("fid",), direction="lower", needs=())(f)
+    with pytest.raises(ValueError, match=r"labels for undeclared columns \['y'\]"):
+        metric("x", columns=("x",), direction="lower", needs=(), labels={"y": "Y"})(f)
     with pytest.raises(ValueError, match=r"protocol \(reserved\)"):
         metric("x", columns=("protocol",), direction="lower", needs=())(f)
     metric("x", columns=("x",), direction="lower", needs=())(f)

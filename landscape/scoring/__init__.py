@@ -2,7 +2,8 @@
 
 - :data:`METRICS` (also ``landscape.METRICS``): every metric an evaluation computes, with its
   columns, direction and needs; :func:`metric` registers one (see ``registry.py``).
-- :func:`metric_columns`: score column -> "lower" / "higher" (is better), for the analysis.
+- :func:`metric_columns`: score column -> "lower" / "higher" (is better), for the analysis;
+  :func:`column_labels`: score column -> its title (``FID``, ``IS``, ...), for the report.
 - :func:`read_floor`: a data set's cached real-data floor (``landscape floor``).
 
 Computing the metrics needs torch (``landscape.metrics``); reading all this does not.
@@ -16,6 +17,7 @@ from landscape.scoring.registry import (
     METRICS,
     NEEDS,
     Metric,
+    column_labels,
     metric,
     metric_columns,
     record_columns,
@@ -27,6 +29,7 @@ __all__ = [
     "NEEDS",
     "PAPER_FLOORS",
     "Metric",
+    "column_labels",
     "default_cache_dir",
     "floor_path",
     "metric",

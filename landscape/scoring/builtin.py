@@ -9,7 +9,13 @@ from typing import Any
 from landscape.scoring.registry import metric
 
 
-@metric("fid", columns=("fid",), direction="lower", needs=("fid_features", "real_stats"))
+@metric(
+    "fid",
+    columns=("fid",),
+    direction="lower",
+    needs=("fid_features", "real_stats"),
+    labels={"fid": "FID"},
+)
 def fid(inputs: Any) -> dict:
     """Fréchet distance between the fakes' and the reference's feature statistics."""
     from landscape.metrics import scores
@@ -18,7 +24,14 @@ def fid(inputs: Any) -> dict:
     return {"fid": scores.fid(fake, inputs.real_stats)}
 
 
-@metric("is", columns=("is_mean",), spread=("is_std",), direction="higher", needs=("fake_logits",))
+@metric(
+    "is",
+    columns=("is_mean",),
+    spread=("is_std",),
+    direction="higher",
+    needs=("fake_logits",),
+    labels={"is_mean": "IS", "is_std": "IS std"},
+)
 def inception_score(inputs: Any) -> dict:
     """Inception Score over ``is_splits`` splits of the fakes (one in the paper: std 0)."""
     from landscape.metrics import scores
@@ -33,6 +46,7 @@ def inception_score(inputs: Any) -> dict:
     spread=("kid_std",),
     direction="lower",
     needs=("fake_features", "real_features"),
+    labels={"kid_mean": "KID", "kid_std": "KID std"},
 )
 def kid(inputs: Any) -> dict:
     """Kernel Inception Distance over the protocol's random subsets."""
@@ -55,6 +69,7 @@ def kid(inputs: Any) -> dict:
     direction="lower",  # lower = more diverse fakes
     needs=("fake_images",),
     applies=lambda protocol: protocol.ms_ssim,
+    labels={"ms_ssim": "MS-SSIM"},
 )
 def ms_ssim(inputs: Any) -> dict:
     """compare_gan's MS-SSIM diversity over 5 batches of 64 fakes (CelebA(-HQ) only)."""

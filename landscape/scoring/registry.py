@@ -48,6 +48,11 @@ class Metric:
     needs: frozenset[str]
     spread: tuple[str, ...] = ()
     applies: Callable[[Any], bool] | None = None  # protocol -> bool; None: always
+    labels: Mapping[str, str] | None = None  # column -> how tables title it (default: itself)
+
+    def label(self, column: str) -> str:
+        """The title of ``column`` in tables and figures, e.g. ``FID`` for ``fid``."""
+        return (self.labels or {}).get(column, column)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -79,6 +84,7 @@ def metric(
     needs: tuple[str, ...],
     spread: tuple[str, ...] = (),
     applies: Callable[[Any], bool] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Callable[[MetricFn], MetricFn]:
     """Decorator: register the function as metric ``name`` in :data:`METRICS`."""
     where = f"metric {name!r}"
@@ -86,6 +92,9 @@ def metric(
         raise ValueError(f"{where}: direction {direction!r} is not one of {', '.join(DIRECTIONS)}")
     if not columns:
         raise ValueError(f"{where}: declare at least one score column")
+    stray = set(labels or {}) - set(columns) - set(spread)
+    if stray:
+        raise ValueError(f"{where}: labels for undeclared columns {sorted(stray)}")
     unknown = set(needs) - NEEDS
     if unknown:
         raise ValueError(
@@ -103,7 +112,7 @@ def metric(
             return fn  # the same module imported twice
         needed = frozenset(needs)
         METRICS.register(name)(
-            Metric(name, fn, tuple(columns), direction, needed, tuple(spread), applies)
+            Metric(name, fn, tuple(columns), direction, needed, tuple(spread), applies, labels)
         )
         return fn
 
@@ -114,6 +123,11 @@ def metric_columns() -> dict[str, str]:
     """Score column -> ``"lower"`` or ``"higher"`` (is better), for every registered metric:
     ``fid``, ``is_mean``, ``kid_mean``, ``ms_ssim``, ``precision``, ``recall`` and plugins'."""
     return {column: m.direction for m in METRICS.values() for column in m.columns}
+
+
+def column_labels() -> dict[str, str]:
+    """Score column -> its title in tables (``fid`` -> ``FID``, ``is_mean`` -> ``IS``, ...)."""
+    return {column: m.label(column) for m in METRICS.values() for column in m.columns}
 
 
 def record_columns() -> tuple[str, ...]:
