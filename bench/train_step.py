@@ -163,18 +163,38 @@ def cpu_name() -> str:
 
 
 def record(speeds: dict[str, float], device: str, args: argparse.Namespace) -> None:
-    from landscape.study.cost import THROUGHPUT, load_throughput
+    """Add one entry per architecture to throughput.json, replacing any for the same
+    architecture, width, batch, resolution and device."""
+    from dataclasses import asdict
 
+    from landscape.study.cost import THROUGHPUT, entries, load_throughput
+
+    kind, _, name = device.partition(":")
+    new = [
+        {
+            "architecture": arch,
+            "width": args.width,
+            "batch": args.batch,
+            "resolution": ARCHITECTURES[arch].resolutions[0],
+            "channels": 3,
+            "device": kind.strip(),
+            "device_name": name.strip(),
+            "steps_per_second": round(speed, 4),
+            "date": time.strftime("%Y-%m-%d"),
+            "torch": torch.__version__,
+        }
+        for arch, speed in speeds.items()
+    ]
+    fields = ("architecture", "width", "batch", "resolution", "device", "device_name")
+    taken = {tuple(e[f] for f in fields) for e in new}
     table = load_throughput()
-    table.update(
-        device=device,
-        date=time.strftime("%Y-%m-%d"),
-        torch=torch.__version__,
-        batch=args.batch,
-        width=args.width,
-    )
-    table.setdefault("architectures", {}).update({a: round(v, 4) for a, v in speeds.items()})
-    THROUGHPUT.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+    old = table.get("entries", []) + [  # the first format: one setting for all, no dates
+        {**asdict(e), "date": table.get("date"), "torch": table.get("torch")}
+        for e in entries({k: v for k, v in table.items() if k != "entries"})
+    ]
+    kept = [e for e in old if tuple(e[f] for f in fields) not in taken]
+    key = lambda e: (e["device"], e["architecture"], -(e["width"] or 0), -(e["batch"] or 0))  # noqa: E731
+    THROUGHPUT.write_text(json.dumps({"entries": sorted(kept + new, key=key)}, indent=1) + "\n")
     print(f"recorded in {THROUGHPUT}")
 
 
