@@ -31,7 +31,7 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_step import cpu_name, our_loop  # noqa: E402
+from train_step import cpu_name, host_speeds, our_loop  # noqa: E402
 
 from landscape.study import grid_runs, load_study  # noqa: E402
 from landscape.study.cost import estimate  # noqa: E402
@@ -109,11 +109,12 @@ def main() -> None:
         started = time.perf_counter()
         own = timed_entry(0.125, 32, 30)
         other = timed_entry(0.25, 32, 15)
+        host = {"cpu": host_speeds()}
         timing = time.perf_counter() - started
         predictions = {
             "committed": estimate(runs, device="cpu"),
-            "measured now": estimate(runs, {"entries": [own]}),
-            "FLOP-scaled (w1/4)": estimate(runs, {"entries": [other]}),
+            "measured now": estimate(runs, {"entries": [own], "host": host}),
+            "FLOP-scaled (w1/4)": estimate(runs, {"entries": [other], "host": host}),
         }
         started = time.perf_counter()
         cmd = [str(Path(sys.executable).with_name("landscape")), "run", str(path), "--workers", "1"]

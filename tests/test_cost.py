@@ -10,7 +10,13 @@ import yaml
 from landscape.commands import plan
 from landscape.study import grid_runs, load_study
 from landscape.study.cost import FACTORS, entries, estimate
-from landscape.study.flops import eval_flops, evaluations, extractor_flops, step_flops
+from landscape.study.flops import (
+    eval_flops,
+    evaluations,
+    extractor_flops,
+    host_work,
+    step_flops,
+)
 from landscape.train import RunSpec
 
 SPEED = 4.0  # steps/s of the entries below
@@ -158,3 +164,17 @@ def test_plan_prints_a_line_per_architecture_and_a_total(tmp_path, capsys, monke
     assert "; FLOP-scaled from sndcgan width 0.125 batch 64; typically within x2" in res
     assert f"  total: about {cost.hours:,.2f} device-hours" in out
     assert [line.runs for line in cost.lines] == [2, 2]
+
+
+def test_kid_and_fid_host_arithmetic_is_counted_when_the_host_was_measured():
+    elements, flops = host_work(run())  # digits: 350 fakes vs 350 reals, 64-d features
+    assert elements == 3 * 100 * 350 * 350  # 3 kernels x 100 subsets of m = 350
+    assert flops == 3 * 100 * 2 * 350 * 350 * 64 + 25 * 64**3
+    cifar = RunSpec(dataset="cifar10", architecture="sndcgan", steps=10, eval_every=10)
+    assert host_work(cifar) == (3 * 100 * 1000**2, 3 * 100 * 2 * 1000**2 * 2048 + 25 * 2048**3)
+    host = {"seconds_per_element": 1e-8, "flops_per_second": 1e10}
+    without = estimate([run()], {"entries": [entry()]})
+    with_host = estimate([run()], {"entries": [entry()], "host": {"cpu": host}})
+    assert with_host.train_hours == without.train_hours
+    extra = evaluations(run()) * (elements * 1e-8 + flops / 1e10) / 3600
+    assert with_host.eval_hours == pytest.approx(without.eval_hours + extra)

@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from landscape.study.flops import eval_flops, evaluations, image_shape, step_flops
+from landscape.study.flops import eval_flops, evaluations, host_work, image_shape, step_flops
 from landscape.train import RunSpec
 
 THROUGHPUT = Path(__file__).with_name("throughput.json")
@@ -162,8 +162,9 @@ def estimate(
     kinds = device_kinds(table)
     device = device or (kinds[0] if kinds else "?")
     known = [e for e in entries(table) if e.device == device]
+    host = table.get("host", {}).get(device)
     lines: dict[str, Line] = {}
-    missing = Counter()
+    missing, used = Counter(), set()
     for run in runs:
         flops = step_flops(run)
         if steps_per_second:
@@ -174,8 +175,9 @@ def estimate(
                 missing[run.architecture] += 1
                 continue
             rate, factor = ref.flop_rate(run), FACTORS[how.split(" ")[0]]
+            used.add(ref.device_name)
         train = run.steps * flops / rate / 3600
-        evals = evaluations(run) * eval_flops(run) / rate / 3600
+        evals = evaluations(run) * eval_seconds(run, rate, host) / 3600
         line = lines.setdefault(run.architecture, Line(run.architecture))
         line.runs += 1
         line.train_hours += train
@@ -183,9 +185,20 @@ def estimate(
         line.low += train / factor + evals / EVAL_FACTOR
         line.high += train * factor + evals * EVAL_FACTOR
         line.how[how] += 1
-    name = next((e.device_name for e in known if e.device_name), "")
+    name = " / ".join(sorted(n for n in used if n))
     shown = "given speed" if steps_per_second else f"{device}: {name}" if name else device
     return Estimate(tuple(lines.values()), shown, tuple(sorted(missing)))
+
+
+def eval_seconds(run: RunSpec, rate: float, host: dict | None) -> float:
+    """One evaluation: generating and featurizing the fakes at the device's FLOP ``rate``,
+    plus KID's and FID's float64 arithmetic at the host speeds measured beside the device
+    (``host``: seconds per kernel element, FLOPs per second; none recorded: not counted)."""
+    seconds = eval_flops(run) / rate
+    if host:
+        elements, flops = host_work(run)
+        seconds += elements * host["seconds_per_element"] + flops / host["flops_per_second"]
+    return seconds
 
 
 def reference(run: RunSpec, flops: float, known: list[Entry]) -> tuple[Entry | None, str]:

@@ -139,6 +139,22 @@ def eval_flops(run: RunSpec, shape: tuple[int, int]) -> float:
     )
 
 
+FEATURE_DIM = {digits_cnn.NAME: 64}  # FID/KID features; Inception's pool_3 has 2048
+SQRTM_FLOPS = 25  # x d^3: FID's matrix square root (Schur method: ~25 d^3)
+
+
+def host_work(run: RunSpec) -> tuple[float, float]:
+    """(elements, FLOPs) of one evaluation's arithmetic on the host CPU in float64, whatever
+    the device: KID's 3 cubic kernels (x.y / d + 1)^3 over m x m pairs per subset, a matrix
+    product of 2 m^2 d FLOPs and m^2 elements raised to a power each, and FID's matrix square
+    root. For Inception features at 10K fakes that is 1.2 TFLOPs, seconds to minutes."""
+    protocol = protocol_for(run.dataset, n_samples=run.eval_samples, extractor=run.extractor)
+    m = min(protocol.kid_subset_size, protocol.n_fake, protocol.n_real)
+    d = FEATURE_DIM.get(protocol.extractor, 2048)
+    kernels = 3 * protocol.kid_subsets
+    return kernels * m * m, kernels * 2 * m * m * d + SQRTM_FLOPS * d**3
+
+
 @lru_cache(maxsize=8)
 def extractor_flops(name: str) -> float:
     """FLOPs of the feature extractor on one image: DigitsNet on 32x32 gray, or Inception-v3
