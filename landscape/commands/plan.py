@@ -72,7 +72,7 @@ def print_cost(cost: Estimate) -> None:
     """Per-architecture device time (training + evaluations), a range, and how each figure
     was reached; runs that could not be costed are named, never silently left out."""
     if cost.lines:
-        print(f"  cost of what is left, one run after another on {cost.device}:")
+        print(f"  cost of what is left, one run after another ({cost.device}):")
     for line in cost.lines:
         print(
             f"    {line.architecture}: {line.runs} runs, {duration(line.hours)} "

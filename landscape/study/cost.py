@@ -30,8 +30,16 @@ from landscape.train import RunSpec
 THROUGHPUT = Path(__file__).with_name("throughput.json")
 
 # How far off each kind of figure typically is (a factor either way), from bench/plan_cost.py
-# and the cross-checks in bench/RESULTS.md ("The cost estimate").
-FACTORS = {"measured": 1.3, "FLOP-adjusted": 1.5, "FLOP-scaled": 2.0, "given": 1.5}
+# and the cross-checks in bench/RESULTS.md ("The cost estimate"). A FLOP-scaled figure's
+# factor grows with the distance in FLOPs: 2 x sqrt(FLOPs ratio) (x4.4 at 5x the FLOPs: small
+# models spend their time on per-operation overhead, which FLOPs do not see).
+FACTORS = {
+    "measured": 1.3,
+    "FLOP-adjusted": 1.5,
+    "FLOP-scaled": 2.0,
+    "unrecorded": 1.5,
+    "given": 1.5,
+}
 EVAL_FACTOR = 2.0  # evaluations run at the training FLOP rate here; inference differs
 
 
@@ -93,6 +101,7 @@ class Line:
     low: float = 0.0
     high: float = 0.0
     how: Counter = field(default_factory=Counter)  # "measured", "FLOP-scaled from X"... -> runs
+    factor: float = 1.0  # the widest factor of its runs' training figures
 
     @property
     def hours(self) -> float:
@@ -175,6 +184,9 @@ def estimate(
                 missing[run.architecture] += 1
                 continue
             rate, factor = ref.flop_rate(run), FACTORS[how.split(" ")[0]]
+            if how.startswith("FLOP-scaled"):
+                distance = step_flops(ref.spec(run), ref.shape(run)) / flops
+                factor *= math.sqrt(max(distance, 1 / distance))
             used.add(ref.device_name)
         train = run.steps * flops / rate / 3600
         evals = evaluations(run) * eval_seconds(run, rate, host) / 3600
@@ -185,8 +197,11 @@ def estimate(
         line.low += train / factor + evals / EVAL_FACTOR
         line.high += train * factor + evals * EVAL_FACTOR
         line.how[how] += 1
+        line.factor = max(line.factor, factor)
     name = " / ".join(sorted(n for n in used if n))
-    shown = "given speed" if steps_per_second else f"{device}: {name}" if name else device
+    shown = f"{device}: {name}" if name else device
+    if steps_per_second:
+        shown = f"{steps_per_second:g} steps/s"
     return Estimate(tuple(lines.values()), shown, tuple(sorted(missing)))
 
 
@@ -208,7 +223,7 @@ def reference(run: RunSpec, flops: float, known: list[Entry]) -> tuple[Entry | N
     if own:
         ref = own[0]
         if ref.width is None:
-            return ref, "given"
+            return ref, "unrecorded"
         same = math.isclose(step_flops(ref.spec(run), ref.shape(run)), flops, rel_tol=0.02)
         return ref, "measured" if same else "FLOP-adjusted"
     if not known:
@@ -226,20 +241,20 @@ WORDS = {
     "measured": "measured",
     "FLOP-adjusted": "measured, FLOP-scaled for penalty/n_disc/z_dim",
     "FLOP-scaled": "FLOP-scaled",
-    "given": "a speed given without its width and batch",
+    "unrecorded": "a speed recorded without its width and batch",
+    "given": "the --steps-per-second given",
 }
 
 
 def describe(line: Line) -> str:
     """How a line's figure was reached and how far off it typically is, e.g. ``FLOP-scaled
     from sndcgan width 1 batch 64, typically within x2`` (run counts when mixed)."""
-    parts, worst = [], 1.0
+    parts = []
     for how, n in sorted(line.how.items(), key=lambda kv: -kv[1]):
         kind, _, rest = how.partition(" ")
-        worst = max(worst, FACTORS[kind])
         text = f"{WORDS.get(kind, kind)} {rest}".strip()
         parts.append(text if len(line.how) == 1 else f"{text} ({n} runs)")
-    return f"{'; '.join(parts)}; typically within x{worst:g}"
+    return f"{'; '.join(parts)}; typically within x{line.factor:.2g}"
 
 
 def duration(hours: float) -> str:
