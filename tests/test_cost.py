@@ -182,5 +182,6 @@ def test_kid_and_fid_host_arithmetic_is_counted_when_the_host_was_measured():
     without = estimate([run()], {"entries": [entry()]})
     with_host = estimate([run()], {"entries": [entry()], "host": {"cpu": host}})
     assert with_host.train_hours == without.train_hours
+    assert with_host.host_counted and not without.host_counted
     extra = evaluations(run()) * (elements * 1e-8 + flops / 1e10) / 3600
     assert with_host.eval_hours == pytest.approx(without.eval_hours + extra)

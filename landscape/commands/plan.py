@@ -84,10 +84,16 @@ def print_cost(cost: Estimate) -> None:
             f"  total: about {cost.hours:,.2f} device-hours ({duration(cost.low)} to "
             f"{duration(cost.high)}); N devices at once take 1/N of it"
         )
+    if cost.lines and not cost.host_counted:
+        print(
+            "  (evaluations without KID's and FID's CPU arithmetic: no host speed recorded for "
+            "this device; bench/train_step.py --record times it)"
+        )
     if cost.unmeasured:
         print(
             f"  cost of {', '.join(cost.unmeasured)}: unknown: no speed measured on "
-            f"{cost.device}; run bench/train_step.py --record there, or give --steps-per-second"
+            f"{cost.device} (or its FLOPs could not be counted); run bench/train_step.py "
+            f"--record there, or give --steps-per-second"
         )
 
 

@@ -112,7 +112,8 @@ class Line:
 class Estimate:
     lines: tuple[Line, ...]
     device: str
-    unmeasured: tuple[str, ...]  # architectures that could not be costed (no entry at all)
+    unmeasured: tuple[str, ...]  # architectures not costed: no entry, or FLOPs not countable
+    host_counted: bool = True  # KID's and FID's host arithmetic (False: no host speed recorded)
 
     @property
     def train_hours(self) -> float:
@@ -175,7 +176,11 @@ def estimate(
     lines: dict[str, Line] = {}
     missing, used = Counter(), set()
     for run in runs:
-        flops = step_flops(run)
+        try:
+            flops = step_flops(run)
+        except Exception:  # e.g. a plugin architecture that cannot be built on the meta device
+            missing[run.architecture] += 1
+            continue
         if steps_per_second:
             rate, how, factor = flops * steps_per_second, "given", FACTORS["given"]
         else:
@@ -202,7 +207,7 @@ def estimate(
     shown = f"{device}: {name}" if name else device
     if steps_per_second:
         shown = f"{steps_per_second:g} steps/s"
-    return Estimate(tuple(lines.values()), shown, tuple(sorted(missing)))
+    return Estimate(tuple(lines.values()), shown, tuple(sorted(missing)), host is not None)
 
 
 def eval_seconds(run: RunSpec, rate: float, host: dict | None) -> float:
