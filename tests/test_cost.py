@@ -95,6 +95,9 @@ def test_an_unmeasured_architecture_is_flop_scaled_not_unknown():
     assert cost.lines[0].factor == pytest.approx(factor)
     assert cost.low == pytest.approx(cost.train_hours / factor + cost.eval_hours / 2)
     assert cost.high > cost.hours > cost.low
+    # a bf16 run is not the fp32 run that was timed: scaled, and said to be
+    (bf16,) = estimate([run(precision="bf16")], table).lines[0].how
+    assert bf16 == "FLOP-scaled from sndcgan width 0.125 batch 64"
     # on a device kind nothing was measured on, the cost is unknown, and said to be
     assert estimate([target], table, device="cuda").unmeasured == ("resnet_cifar",)
 

@@ -89,12 +89,14 @@ def print_cost(cost: Estimate) -> None:
             "  (evaluations without KID's and FID's CPU arithmetic: no host speed recorded for "
             "this device; bench/train_step.py --record times it)"
         )
-    if cost.unmeasured:
+    unmeasured = [a for a in cost.unmeasured if a not in cost.reasons]
+    if unmeasured:
         print(
-            f"  cost of {', '.join(cost.unmeasured)}: unknown: no speed measured on "
-            f"{cost.device} (or its FLOPs could not be counted); run bench/train_step.py "
-            f"--record there, or give --steps-per-second"
+            f"  cost of {', '.join(unmeasured)}: unknown: no speed measured on "
+            f"{cost.device}; run bench/train_step.py --record there, or give --steps-per-second"
         )
+    for arch, reason in cost.reasons.items():
+        print(f"  cost of {arch}: unknown: {reason}")
 
 
 def search_runs_left(study, queue: Queue | None) -> list:

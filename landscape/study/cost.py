@@ -82,6 +82,7 @@ class Entry:
             and self.width in (None, run.width)
             and self.batch in (None, run.batch_size)
             and self.resolution in (None, image_shape(run)[1])
+            and run.precision == "fp32"  # the bench times fp32; bf16 is scaled, not "measured"
         )
 
     def label(self) -> str:
@@ -114,6 +115,7 @@ class Estimate:
     device: str
     unmeasured: tuple[str, ...]  # architectures not costed: no entry, or FLOPs not countable
     host_counted: bool = True  # KID's and FID's host arithmetic (False: no host speed recorded)
+    reasons: dict[str, str] = field(default_factory=dict)  # why an architecture was not costed
 
     @property
     def train_hours(self) -> float:
@@ -174,12 +176,13 @@ def estimate(
     known = [e for e in entries(table) if e.device == device]
     host = table.get("host", {}).get(device)
     lines: dict[str, Line] = {}
-    missing, used = Counter(), set()
+    missing, used, reasons = Counter(), set(), {}
     for run in runs:
         try:
             flops = step_flops(run)
-        except Exception:  # e.g. a plugin architecture that cannot be built on the meta device
+        except Exception as error:  # e.g. a plugin architecture that cannot be built on meta
             missing[run.architecture] += 1
+            reasons[run.architecture] = f"FLOPs not countable: {type(error).__name__}: {error}"
             continue
         if steps_per_second:
             rate, how, factor = flops * steps_per_second, "given", FACTORS["given"]
@@ -207,7 +210,7 @@ def estimate(
     shown = f"{device}: {name}" if name else device
     if steps_per_second:
         shown = f"{steps_per_second:g} steps/s"
-    return Estimate(tuple(lines.values()), shown, tuple(sorted(missing)), host is not None)
+    return Estimate(tuple(lines.values()), shown, tuple(sorted(missing)), host is not None, reasons)
 
 
 def eval_seconds(run: RunSpec, rate: float, host: dict | None) -> float:

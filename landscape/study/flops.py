@@ -72,11 +72,12 @@ def _models(run: RunSpec, channels: int, resolution: int):
 
 def _shape_key(run: RunSpec) -> RunSpec:
     """The run with every field that barely changes its FLOPs set to one value (for caching):
-    a loss adds no network pass (relativistic ones reuse D(real))."""
+    a loss adds no network pass (relativistic ones reuse D(real)), bf16 no FLOPs."""
     return replace(
         run,
         loss="ns",
         loss_kwargs={},
+        precision="fp32",
         lr=2e-4,
         beta1=0.5,
         beta2=0.999,
