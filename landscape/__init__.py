@@ -1,7 +1,8 @@
 """landscape: a reproducible benchmark of the GAN design space (Kurach et al. 2019).
 
 The registries and variant types are loaded on first use, so that ``landscape.report`` and
-``landscape.analysis`` (which never need torch) start without importing it.
+``landscape.analysis`` (which never need torch) start without importing it; ``METRICS`` (and
+its ``metric`` decorator) never imports torch.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ _PUBLIC = {
     "NORMALIZATIONS": "landscape.variants",
     "PENALTIES": "landscape.variants",
     "DATASETS": "landscape.data",
+    "METRICS": "landscape.scoring",
+    "metric": "landscape.scoring",
     "GanPair": "landscape.variants",
     "Generator": "landscape.variants",
     "LossPair": "landscape.variants",

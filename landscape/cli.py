@@ -1,11 +1,29 @@
-"""The ``landscape`` command: one sub-command per module in ``landscape.commands``."""
+"""The ``landscape`` command: one sub-command per module in ``landscape.commands``.
+
+Errors end here, in ``main``: a ``UserError`` (a study file, a flag, a plugin, a folder) is one
+paragraph and exit status 2; anything else is a bug, reported in one line with exit status 1.
+``landscape --debug COMMAND ...`` shows the traceback of either.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from landscape.commands import plan, prepare_stats, report, run, smoke, status, train, worker
+from landscape.commands import (
+    build_celeba,
+    floor,
+    plan,
+    prepare_stats,
+    report,
+    run,
+    smoke,
+    status,
+    train,
+    worker,
+)
+from landscape.errors import UserError
 
 COMMANDS = {
     "run": run,
@@ -15,37 +33,78 @@ COMMANDS = {
     "report": report,
     "train": train,
     "prepare-stats": prepare_stats,
+    "floor": floor,
     "smoke": smoke,
+    "build-celeba-hq": build_celeba,
 }
+# Known mistakes: UserError (StudyError, PluginError, the registries' UnknownNameError, the
+# queue's storage errors), and ValueError / FileNotFoundError, which commands and data loaders
+# still raise for a bad flag or missing data (their messages name the flag or the folder).
+USER_ERRORS = (UserError, ValueError, FileNotFoundError)
+FOLDER_FLAGS = ("--results",)  # folders a command creates when missing: never an existing file
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    top = argparse.ArgumentParser(
         prog="landscape",
         description="Benchmark the GAN design space (Kurach et al. 2019) and report on it.",
     )
-    parser.add_argument(
+    top.add_argument(
         "--plugin",
         action="append",
         default=[],
         metavar="FILE",
         help="a Python file that registers your own variants (repeatable)",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    top.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = {}
     for name, module in COMMANDS.items():
         command = sub.add_parser(name, help=module.HELP, description=module.__doc__)
         module.add_arguments(command)
         command.set_defaults(handler=module.run)
-    args = parser.parse_args(argv)
-    from landscape.plugins import load_plugin
+        commands[name] = command
+    return top, commands
+
+
+def main(argv: list[str] | None = None) -> int:
+    top, commands = parser()
+    args = top.parse_args(argv)
+    from landscape.plugins import load_plugin_for
 
     try:
         for plugin in args.plugin:
-            load_plugin(plugin)
+            load_plugin_for(plugin, f"--plugin {plugin}")
+        check_folder_flags(args, commands[args.command])
         return int(args.handler(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as error:
+    except USER_ERRORS as error:
+        if args.debug:
+            raise
         print(f"landscape {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        if args.debug:
+            raise
+        print(
+            f"landscape {args.command}: unexpected error (a bug in landscape or in a plugin): "
+            f"{type(error).__name__}: {error}\nrun with --debug for the traceback "
+            f"(landscape --debug {args.command} ...)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def check_folder_flags(args: argparse.Namespace, command: argparse.ArgumentParser) -> None:
+    """``--results notes.txt`` where notes.txt is a file: refused before anything is written."""
+    for action in command._actions:
+        flag = next((f for f in action.option_strings if f in FOLDER_FLAGS), None)
+        value = getattr(args, action.dest, None) if flag else None
+        if value is not None and Path(value).exists() and not Path(value).is_dir():
+            raise UserError(
+                f"{flag} {value}: this is a file, not a folder. {flag} names the folder that "
+                f"holds one results folder per study (default: {action.default}); give a "
+                f"folder, or a path that does not exist yet"
+            )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ A plugin is an ordinary Python file that imports ``landscape`` and registers ent
     def my_loss(real, fake): ...
 
 Study files name plugins under ``plugins:``; ``landscape ... --plugin FILE`` does the same.
+``load_plugin`` raises whatever the file raised (for use from Python); ``load_plugin_for`` turns
+that into a ``PluginError`` whose message says which line failed and how to fix it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,17 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
+import traceback
 from pathlib import Path
 from types import ModuleType
 
+from landscape.errors import UserError
+
 _LOADED: dict[Path, ModuleType] = {}
+
+
+class PluginError(UserError):
+    """A plugin file that cannot be imported: the message names the file, line and cause."""
 
 
 def load_plugin(path: str | Path) -> ModuleType:
@@ -38,8 +47,59 @@ def load_plugin(path: str | Path) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception:
+    except BaseException:
         del sys.modules[name]
         raise
     _LOADED[file] = module
     return module
+
+
+def load_plugin_for(path: str | Path, where: str) -> ModuleType:
+    """``load_plugin``, with any failure reported as a ``PluginError`` that starts with
+    ``where`` (the flag or study key that named the plugin)."""
+    try:
+        return load_plugin(path)
+    except Exception as error:
+        file = Path(path).expanduser().resolve()
+        raise PluginError(f"{where}: {explain(file, error)}") from error
+
+
+def explain(file: Path, error: Exception) -> str:
+    """What went wrong importing plugin ``file``, and what would fix it, in one paragraph."""
+    if isinstance(error, FileNotFoundError) and not file.is_file():
+        return (
+            f"plugin file not found: {file}; give the path of a .py file (relative to the "
+            f"current folder for --plugin, to the study file's folder under plugins:)"
+        )
+    if file.suffix != ".py":
+        return f"plugin {file} is not a Python file; give a .py file that registers variants"
+    if isinstance(error, SyntaxError) and Path(error.filename or "") == file:
+        code = f" ({error.text.strip()})" if error.text and error.text.strip() else ""
+        return (
+            f"plugin {file}, line {error.lineno}: Python cannot read it: {error.msg}{code}. "
+            f"Fix that line; `python {file}` shows Python's own report"
+        )
+    line = _line_in(file, error)
+    at = f", line {line}" if line else ""
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        top = error.name.split(".")[0]
+        where = (
+            "which this version of landscape does not have; see `landscape.__all__` for what "
+            "a plugin can import"
+            if top == "landscape"
+            else f"which is not installed in this Python environment ({sys.executable}); "
+            f"install it there (e.g. `{sys.executable} -m pip install {top}`) or remove the import"
+        )
+        return f"plugin {file}{at} imports {error.name!r}, {where}"
+    return (
+        f"plugin {file}{at} failed while loading: {type(error).__name__}: {error}. A plugin "
+        f"file should only define and register variants; fix it (landscape --debug shows the "
+        f"traceback)"
+    )
+
+
+def _line_in(file: Path, error: BaseException) -> int | None:
+    """The last line of ``file`` the traceback of ``error`` passed through."""
+    frames = traceback.extract_tb(error.__traceback__)
+    lines = [f.lineno for f in frames if Path(f.filename) == file]
+    return lines[-1] if lines else None

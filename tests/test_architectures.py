@@ -10,6 +10,7 @@ from torch import nn
 
 from landscape import ARCHITECTURES, NORMALIZATIONS, Generator, UnknownNameError
 from landscape.variants.architectures.layers import Conv2dSame, ConvTranspose2dSame, unpool
+from landscape.variants.batchnorm import BatchNorm1d, BatchNorm2d
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -217,7 +218,7 @@ def test_discriminator_input_range(arch, res):
 def test_generator_always_uses_batch_norm(arch, res, norm):
     G = ARCHITECTURES[arch](resolution=res, norm=norm, width=TINY).generator
     kinds = {type(m) for m in G.modules()}
-    assert nn.BatchNorm2d in kinds
+    assert BatchNorm2d in kinds  # TF's running statistics (landscape.variants.batchnorm)
     assert not kinds & {nn.GroupNorm, nn.LayerNorm, nn.Identity}
     assert not any(hasattr(m, "parametrizations") for m in G.modules())
     eps = 2e-5 if arch == "sndcgan" else 1e-5
@@ -228,7 +229,7 @@ def test_generator_always_uses_batch_norm(arch, res, norm):
 def test_sndcgan_generator_first_bn_is_per_unit():
     G = full_size("sndcgan", 32).generator
     first = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)][0]
-    assert type(first) is nn.BatchNorm1d
+    assert type(first) is BatchNorm1d
     assert first.num_features == 4 * 4 * 512 and first.eps == 2e-5
     assert full_size("sndcgan", 128).generator.fc_bn.num_features == 16 * 16 * 512
 

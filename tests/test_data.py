@@ -13,7 +13,9 @@ from PIL import Image
 from landscape.data import DATASETS, load, to_unit_range
 from landscape.data.folders import center_crop_or_pad
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data beside the checkout (or beside the folder of worktrees holding it)
+_CANDIDATES = [parent / "shared" / "data" for parent in Path(__file__).resolve().parents[2:4]]
+SHARED = next((c for c in _CANDIDATES if c.is_dir()), _CANDIDATES[0])
 
 
 def needs(folder: str):

@@ -60,7 +60,18 @@ def test_same_generator_and_seed_give_the_same_scores_twice(cache):
     first = Evaluator(protocol_for("digits"), cache_dir=cache)(G)
     second = Evaluator(protocol_for("digits"), cache_dir=cache)(G)  # cold, then cached reference
     assert first == second
-    assert {"fid", "is_mean", "is_std", "kid_mean", "kid_std", "ms_ssim", "protocol"} == set(first)
+    assert {
+        "fid",
+        "is_mean",
+        "is_std",
+        "kid_mean",
+        "kid_std",
+        "ms_ssim",
+        "precision",
+        "recall",
+        "protocol",
+    } == set(first)
+    assert 0 <= first["precision"] <= 1 and 0 <= first["recall"] <= 1
     assert first["fid"] > 0 and first["is_mean"] >= 1 and first["ms_ssim"] is None
 
 

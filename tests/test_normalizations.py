@@ -11,6 +11,7 @@ from torch.nn.utils import parametrize
 
 from landscape import ARCHITECTURES, NORMALIZATIONS, Normalization
 from landscape.variants.architectures.layers import Conv2dSame, linear
+from landscape.variants.batchnorm import BatchNorm1d, BatchNorm2d
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -180,7 +181,7 @@ def test_bn_in_d_has_the_paper_settings(arch):
     norms = [m for m in D.modules() if isinstance(m, nn.modules.batchnorm._NormBase)]
     assert len(norms) == ARCHS[arch][2]
     for m in norms:
-        assert type(m) is nn.BatchNorm2d
+        assert type(m) is BatchNorm2d
         assert m.eps == 1e-5 and m.momentum == 0.1 and m.affine and m.track_running_stats
 
 
@@ -239,3 +240,58 @@ def test_none_adds_nothing():
     D = build("resnet_cifar", "none").discriminator
     assert not any(isinstance(m, nn.BatchNorm2d | nn.GroupNorm) for m in D.modules())
     assert isinstance(NORMALIZATIONS["none"]().feature(8), nn.Identity)
+
+
+def test_bn_running_variance_is_the_biased_one_as_in_tensorflow():
+    """x = 1, 2, 3, 4: mean 2.5, biased variance 1.25 (unbiased 5/3). From the initial
+    (0, 1) with momentum 0.1: running mean 0.25, running var 0.9 + 0.125 = 1.025, where
+    PyTorch's own BN keeps 0.9 + 0.1 * 5/3 = 1.0667."""
+    layer = BatchNorm1d(1, eps=2e-5, momentum=0.1)
+    x = torch.tensor([[1.0], [2.0], [3.0], [4.0]])
+    y = layer(x)
+    assert layer.running_mean.item() == pytest.approx(0.25, abs=1e-7)
+    assert layer.running_var.item() == pytest.approx(1.025, abs=1e-7)
+    torch_bn = nn.BatchNorm1d(1, eps=2e-5, momentum=0.1)
+    torch.testing.assert_close(y, torch_bn(x))  # the train-mode output is unchanged
+    assert torch_bn.running_var.item() == pytest.approx(0.9 + 0.1 * 5 / 3, abs=1e-6)
+    layer(x)  # a second step: 0.9 * 1.025 + 0.1 * 1.25 = 1.0475
+    assert layer.running_var.item() == pytest.approx(1.0475, abs=1e-6)
+    assert int(layer.num_batches_tracked) == 2
+    layer.eval()  # eval uses the stored (biased) statistics
+    expected = (x - 0.475) / np.sqrt(1.0475 + 2e-5)
+    torch.testing.assert_close(layer(x), expected, rtol=1e-5, atol=1e-6)
+    before = layer.running_var.clone()
+    layer(x)
+    assert torch.equal(layer.running_var, before)  # eval never updates
+
+
+def test_bn2d_running_variance_is_biased_over_batch_and_space():
+    layer = BatchNorm2d(3, eps=1e-5, momentum=0.1)
+    x = torch.randn(4, 3, 5, 5, dtype=torch.float64).float() * 2 + 1
+    layer(x)
+    flat = x.double().permute(1, 0, 2, 3).reshape(3, -1).numpy()
+    n = flat.shape[1]  # 100 values per channel
+    biased = flat.var(axis=1)
+    np.testing.assert_allclose(layer.running_var.numpy(), 0.9 + 0.1 * biased, rtol=1e-6)
+    np.testing.assert_allclose(layer.running_mean.numpy(), 0.1 * flat.mean(axis=1), rtol=1e-5)
+    unbiased_running = 0.9 + 0.1 * biased * n / (n - 1)
+    assert np.abs(layer.running_var.numpy() - unbiased_running).min() > 1e-4
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_every_bn_of_g_and_d_keeps_the_biased_running_variance(arch):
+    """One train-mode forward of G (batch 64) and of the BN discriminator: each BN's running
+    variance is 0.9 + 0.1 * (biased variance of what it saw)."""
+    G, D = build(arch, "bn")
+    seen = {}
+    kinds = nn.BatchNorm1d | nn.BatchNorm2d
+    norms = [m for m in (*G.modules(), *D.modules()) if isinstance(m, kinds)]
+    assert norms and all(type(m) in (BatchNorm1d, BatchNorm2d) for m in norms)
+    for m in norms:
+        m.register_forward_pre_hook(lambda mod, args: seen.setdefault(mod, args[0].detach()))
+    D(G(G.sample_z(64)).detach())
+    for m in norms:
+        x = seen[m].double()
+        dims = [0, *range(2, x.dim())]
+        biased = x.var(dim=dims, correction=0)
+        torch.testing.assert_close(m.running_var.double(), 0.9 + 0.1 * biased, rtol=1e-5, atol=1e-7)

@@ -202,6 +202,20 @@ BAD = [
         "variant_options.penalty.gp.weight: must be >= 0",
     ),
     ({"base": "nothere.yaml"}, "base: file not found: .*nothere.yaml"),
+    (
+        {"data_options": {"resize": 64}},
+        "data_options.resize: not an option of the digits data set; it takes: download",
+    ),
+    ({"data_options": {"download": "yes"}}, "data_options.download: expected true or false"),
+    ({"budget": {"steps": 10, "eval_every": 20}}, "budget.eval_every: 20 is more than budget.st"),
+    (
+        {"budget": {"steps": 10, "eval_every": 5, "batch_size": 1439}},
+        "budget.batch_size: 1439 is more than the 1438 images in the train split of digits",
+    ),
+    (
+        {"variant_options": {"loss": {"margin": {"m": "wide"}}}},
+        "variant_options.loss.margin.m: expected a number, got 'wide'",
+    ),
 ]
 
 
@@ -327,3 +341,31 @@ def test_plan_counts_the_search_trials_left_per_scope(tmp_path):
     space = load_study(write(tmp_path, {**VALID, "search": {"trials": 3, "scope": "space"}}))
     left = search_runs_left(space, None)
     assert len(left) == 2 * 3 and {r.n_disc for r in left} == {1, 5}
+
+
+def test_the_largest_batch_is_the_train_split_and_eval_every_may_equal_steps(tmp_path):
+    from landscape.data import load
+
+    budget = {"steps": 10, "eval_every": 10, "batch_size": len(load("digits", "train"))}
+    study = load_study(write(tmp_path, {**VALID, "budget": budget}))
+    assert study.batch_size == 1438 and study.eval_every == study.steps == 10
+
+
+def test_options_keep_the_values_as_written_so_run_ids_do_not_move(tmp_path):
+    study = load_study(
+        write(
+            tmp_path,
+            {
+                **VALID,
+                "data_options": {"resolution": 32},
+                "variant_options": {"loss": {"margin": {"m": 2}}, "penalty": {"gp": {"weight": 3}}},
+            },
+        )
+    )
+    assert (
+        study.loss_options == {"margin": {"m": 2}}
+        and type(study.loss_options["margin"]["m"]) is int
+    )
+    assert study.penalty_options == {"gp": {"weight": 3}} and study.data_options == {
+        "resolution": 32
+    }

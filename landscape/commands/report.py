@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from landscape.errors import UserError
+from landscape.records import JOURNAL, RUNS_DIR, STUDY_COPY
+
 HELP = "write report.html, CSV tables and figures for a results folder"
+MARKERS = (RUNS_DIR, STUDY_COPY, JOURNAL)  # what `landscape run` writes in a results folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +20,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from landscape.report import write_report
 
-    if not args.results.is_dir():
-        raise FileNotFoundError(f"no results folder at {args.results}")
+    check_results_folder(args.results)
     print(f"report: {write_report(args.results, expected_runs=args.expected_runs)}")
     return 0
+
+
+def is_results_folder(path: Path) -> bool:
+    return path.is_dir() and any((path / marker).exists() for marker in MARKERS)
+
+
+def check_results_folder(path: Path) -> None:
+    """Refuse (writing nothing) anything but a study's results folder."""
+    if is_results_folder(path):
+        return
+    inside = sorted(str(p) for p in path.glob("*") if is_results_folder(p)) if path.is_dir() else []
+    hint = f"; it holds these: {', '.join(inside)}" if inside else ""
+    what = "is not a folder" if path.exists() else "does not exist"
+    if path.is_dir():
+        what = f"is not a results folder (it has none of {', '.join(MARKERS)})"
+    raise UserError(
+        f"RESULTS {path}: {what}, so no report was written. Give the results folder of one "
+        f"study, results/<study name> by default (`landscape run` makes it){hint}"
+    )

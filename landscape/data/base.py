@@ -1,12 +1,15 @@
 """The ``DATASETS`` registry and the in-memory image set every loader returns.
 
-A data set entry is ``DATASETS[name](root, split, *, download=False, **options) -> ImageData``.
+A data set entry is ``DATASETS[name](root, split, *, download=False, **options) -> ImageData``;
+its keyword-only parameters are the options a study's ``data_options`` may set (checked when
+the study is read), and ``@train_size(n)`` declares its train split's size without loading it.
 Images are kept as one uint8 tensor (N, C, H, W) in [0, 255] — CIFAR-10 is 150 MB this way —
 and scaled to the [0, 1] range every architecture takes (PAPER.md 4.1) one batch at a time.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +66,31 @@ def resolution_of(name: str, options: dict | None = None) -> int | None:
     """The image size of data set ``name`` with ``options``, when known without loading it."""
     builder = DATASETS[name]
     return (options or {}).get("resolution", getattr(builder, "image_size", None))
+
+
+def train_size(n: int):
+    """Declare how many images a data set's train split holds, so that a study asking for a
+    larger batch is refused before anything runs."""
+
+    def declare(builder):
+        builder.train_size = n
+        return builder
+
+    return declare
+
+
+def train_size_of(name: str) -> int | None:
+    """The train split's size of data set ``name`` when declared (None: unknown)."""
+    return getattr(DATASETS[name], "train_size", None)
+
+
+def loader_options(name: str) -> dict[str, object] | None:
+    """The options (``data_options``) data set ``name`` accepts, with their defaults: the
+    keyword-only parameters of its loader. None when the loader takes any (``**options``)."""
+    params = inspect.signature(DATASETS[name]).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 def default_root() -> Path:

@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from landscape.data.base import DATASETS, ImageData, image_size
+from landscape.data.base import DATASETS, ImageData, image_size, train_size
 
-DIGITS_SPLIT_SEED = 0  # fixed permutation: 80% train (1437 images), 20% test (360)
+DIGITS_SPLIT_SEED = 0  # fixed permutation: 80% train (1438 images), 20% test (359)
 DIGITS_TEST_FRACTION = 0.2
 
 
@@ -29,6 +29,7 @@ def digits_arrays(split: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 @DATASETS.register("digits")
 @image_size(32)
+@train_size(1438)
 def digits(root: Path, split: str, *, download: bool = False, resolution: int = 32) -> ImageData:
     """The 1,797 handwritten digits that ship with scikit-learn (no download, no ``root``).
 

@@ -1,4 +1,5 @@
-"""Data sets read from a folder of image files: CelebA-HQ-128, LSUN-Bedroom, any folder."""
+"""Data sets read from a folder of image files: LSUN-Bedroom, any folder (CelebA-HQ-128 is in
+``celeba_hq.py``)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,15 @@ def image_files(folder: Path, how_to_get: str) -> list[Path]:
 def center_crop_or_pad(image: Image.Image, size: int) -> Image.Image:
     """``tf.image.resize_image_with_crop_or_pad``: central crop (or zero pad) to size x size."""
     w, h = image.size
-    left, top = (w - size) // 2, (h - size) // 2
+    left, top = _offset(w, size), _offset(h, size)
     return image.crop((left, top, left + size, top + size))  # PIL pads outside with zeros
+
+
+def _offset(side: int, size: int) -> int:
+    """Where the crop starts: TF crops (side - size) // 2 off the start of a larger side and
+    pads (size - side) // 2 before a smaller one (not -((side - size) // 2), off by one when
+    the difference is odd)."""
+    return (side - size) // 2 if side >= size else -((size - side) // 2)
 
 
 def resize_square(image: Image.Image, size: int) -> Image.Image:
@@ -91,24 +99,22 @@ class FolderImages:
         return self  # decoded per batch, on the CPU
 
 
+def require_size(files: list[Path], size: int, how_to_make: str) -> None:
+    """Refuse a folder holding an image that is not size x size (read from the headers)."""
+    for file in files:
+        with Image.open(file) as img:
+            if img.size != (size, size):
+                w, h = img.size
+                raise ValueError(
+                    f"{file} is {w}x{h}, but this data set holds {size}x{size} images; "
+                    f"{how_to_make}"
+                )
+
+
 def split_files(files: list[Path], split: str, test_fraction: float) -> list[Path]:
     """The last ``test_fraction`` of the files in sorted order are the test split."""
     n_test = max(1, round(len(files) * test_fraction))
     return files[-n_test:] if split == "test" else files[:-n_test]
-
-
-@DATASETS.register("celeba_hq_128")
-@image_size(128)
-def celeba_hq_128(root: Path, split: str, *, download: bool = False) -> ImageData:
-    """CelebA-HQ at 128x128 (Karras et al. 2018): 30,000 faces, the last 3,000 (10%) in file
-    order are the test split (compare_gan: shards 0-89 train, 90-99 test; PAPER.md 5)."""
-    how = (
-        "CelebA-HQ cannot be downloaded automatically: build it with the PGGAN scripts "
-        "(github.com/tkarras/progressive_growing_of_gans, dataset_tool.py create_celebahq), "
-        f"export the 30,000 images as PNG files and put them in {root / 'celeba_hq_128'}."
-    )
-    files = split_files(image_files(root / "celeba_hq_128", how), split, 0.1)
-    return ImageData("celeba_hq_128", split, stack(files, 128, 3, crop_only=False))
 
 
 @DATASETS.register("lsun_bedroom")

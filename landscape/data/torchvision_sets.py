@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torchvision import datasets as tvd
 
-from landscape.data.base import DATASETS, ImageData, default_root, image_size
+from landscape.data.base import DATASETS, ImageData, default_root, image_size, train_size
 
 
 def _torchvision(cls, name: str, folder: str, root: Path, split: str, download: bool):
@@ -29,6 +29,7 @@ def _torchvision(cls, name: str, folder: str, root: Path, split: str, download: 
 
 @DATASETS.register("cifar10")
 @image_size(32)
+@train_size(50_000)
 def cifar10(root: Path, split: str, *, download: bool = False) -> ImageData:
     """CIFAR-10: 50,000 train / 10,000 test 32x32 RGB images; FID reference = test split."""
     data = _torchvision(tvd.CIFAR10, "cifar10", "cifar-10-batches-py", root, split, download)
@@ -65,6 +66,7 @@ def _mnist_like(cls, name: str, folder: str, root: Path, split: str, download: b
 
 @DATASETS.register("mnist")
 @image_size(32)
+@train_size(60_000)
 def mnist(root: Path, split: str, *, download: bool = False) -> ImageData:
     """MNIST: 60,000 train / 10,000 test digits, 28x28 padded with zeros to 32x32, 1 channel."""
     return _mnist_like(tvd.MNIST, "mnist", "MNIST", root, split, download)
@@ -72,6 +74,7 @@ def mnist(root: Path, split: str, *, download: bool = False) -> ImageData:
 
 @DATASETS.register("fashion_mnist")
 @image_size(32)
+@train_size(60_000)
 def fashion_mnist(root: Path, split: str, *, download: bool = False) -> ImageData:
     """Fashion-MNIST: as MNIST (28x28 padded to 32x32, 1 channel)."""
     return _mnist_like(tvd.FashionMNIST, "fashion_mnist", "FashionMNIST", root, split, download)

@@ -6,7 +6,8 @@ See docs/metrics.md and PAPER.md 7. The public surface:
 - :class:`Evaluator`: ``Evaluator(protocol)(G)`` -> scores of a generator in memory.
 - :func:`prepare_stats`: fill the reference-statistics cache ahead of a study.
 - :func:`run_score` / :func:`best_evaluation`: a run's score from its evaluation log.
-- ``digits-cnn``: an offline feature extractor, registered with torch-fidelity on import.
+- ``digits-cnn``, ``mnist-cnn``: offline feature extractors, registered with torch-fidelity on
+  import (``landscape.metrics.extractors``), trained on first use.
 """
 
 from landscape.metrics.cache import default_cache_dir

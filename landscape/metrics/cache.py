@@ -9,7 +9,6 @@ needs it; the others wait on the lock and then read it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
@@ -17,21 +16,13 @@ from typing import IO, TypeVar
 from filelock import FileLock
 
 from landscape.atomic import atomic_write
+from landscape.scoring.cache import default_cache_dir, resolve_cache_dir
+
+__all__ = ["LOCK_TIMEOUT_S", "default_cache_dir", "load_or_compute", "resolve_cache_dir"]
 
 T = TypeVar("T")
 
 LOCK_TIMEOUT_S = 6 * 3600  # computing 10k Inception features on a slow CPU can take hours
-
-
-def default_cache_dir() -> Path:
-    """``$LANDSCAPE_CACHE``, or ``~/.cache/landscape`` when it is unset."""
-    env = os.environ.get("LANDSCAPE_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "landscape"
-
-
-def resolve_cache_dir(cache_dir: str | Path | None) -> Path:
-    """``cache_dir`` as a Path, or the default one when it is None."""
-    return Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
 
 def load_or_compute(

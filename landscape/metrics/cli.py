@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from landscape.metrics import digits_cnn
 from landscape.metrics.cache import resolve_cache_dir
 from landscape.metrics.evaluate import prepare_stats
+from landscape.metrics.extractors import OURS
 from landscape.metrics.inception import InceptionWeightsMissing
 from landscape.metrics.protocol import protocol_for
 
@@ -38,7 +38,7 @@ def add_prepare_stats_arguments(parser: argparse.ArgumentParser) -> None:
         "--extractor",
         default=None,
         help="torch-fidelity feature extractor (default inception-v3-compat; "
-        "digits-cnn for digits)",
+        "digits-cnn for digits; mnist-cnn is the offline one for mnist)",
     )
 
 
@@ -58,10 +58,11 @@ def prepare_stats_command(args: argparse.Namespace) -> int:
         print(f"prepare-stats: {error}", file=sys.stderr)
         return 2
     print(f"{protocol.name}: {path}")
-    if protocol.extractor == digits_cnn.NAME:
-        weights = resolve_cache_dir(args.cache_dir) / "extractors" / digits_cnn.WEIGHTS_FILE
-        accuracy = digits_cnn.load_or_train(weights)["test_accuracy"]
-        print(f"{digits_cnn.NAME}: {accuracy:.1%} accuracy on the held-out digits test split")
+    ours = OURS.get(protocol.extractor)
+    if ours is not None:
+        weights = resolve_cache_dir(args.cache_dir) / "extractors" / ours.WEIGHTS_FILE
+        accuracy = ours.load_or_train(weights, args.data_root)["test_accuracy"]
+        print(f"{ours.NAME}: {accuracy:.2%} accuracy on the held-out {ours.DATASET} test split")
     print(f"note: {protocol.note}")
     return 0
 

@@ -26,6 +26,7 @@ from landscape.data.digits import digits_arrays
 from landscape.metrics.cache import default_cache_dir, load_or_compute
 
 NAME = "digits-cnn"
+DATASET = "digits"  # trained on its train split, accuracy measured on its test split
 VERSION = 2  # bump when the network or its training changes: the cache file name follows
 WEIGHTS_FILE = f"{NAME}-v{VERSION}.pt"
 SEED = 0
@@ -113,11 +114,11 @@ def _train(images: Tensor, labels: Tensor) -> dict:
     }
 
 
-def load_or_train(path: str | Path | None = None) -> dict:
+def load_or_train(path: str | Path | None = None, data_root: str | Path | None = None) -> dict:
     """The trained state from ``path`` (default ``<cache>/extractors/digits-cnn-v2.pt``),
     training and caching it (atomically, under a file lock) on first use. A cached file made
     by another recipe is an error, never silently used or replaced: scores made with it would
-    not be comparable with new ones."""
+    not be comparable with new ones. ``data_root`` is unused: the digits are bundled."""
     path = Path(path) if path is not None else default_cache_dir() / "extractors" / WEIGHTS_FILE
 
     def save(state: dict, f: IO[bytes]) -> None:
@@ -133,25 +134,25 @@ def load_or_train(path: str | Path | None = None) -> dict:
     return state
 
 
-class FeatureExtractorDigitsCNN(FeatureExtractorBase):
-    """torch-fidelity feature extractor over :class:`DigitsNet`.
+class GrayCNNExtractor(FeatureExtractorBase):
+    """torch-fidelity feature extractor over a small gray 32x32 classifier whose forward gives
+    (penultimate activations, logits), such as :class:`DigitsNet`.
 
     Takes Bx3xHxW (or Bx1xHxW) images in [0, 255], uint8 as torch-fidelity feeds them or float
     (our unquantized fakes, PAPER.md 7); the channels are averaged to gray.
     """
 
-    def __init__(self, name: str, features_list, feature_extractor_weights_path=None, **kwargs):
-        super().__init__(name, features_list)
-        state = load_or_train(feature_extractor_weights_path)
-        self.net = DigitsNet()
-        self.net.load_state_dict(state["state_dict"])
+    def _use(self, net: nn.Module, state: dict) -> None:
+        """Load the trained ``state`` into ``net``, frozen, in eval mode."""
+        net.load_state_dict(state["state_dict"])
+        self.net = net
         self.test_accuracy: float = state["test_accuracy"]
         self.requires_grad_(False)
         self.eval()
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         if x.dim() != 4 or x.shape[1] not in (1, 3):
-            raise ValueError(f"{NAME} expects Bx3xHxW or Bx1xHxW images, got {tuple(x.shape)}")
+            raise ValueError(f"{self.name} expects Bx3xHxW or Bx1xHxW images, got {tuple(x.shape)}")
         gray = x.float().mean(dim=1, keepdim=True) / 255
         if gray.shape[-1] != 32 or gray.shape[-2] != 32:
             gray = F.interpolate(gray, size=(32, 32), mode="bilinear", align_corners=False)
@@ -176,6 +177,17 @@ class FeatureExtractorDigitsCNN(FeatureExtractorBase):
     @staticmethod
     def get_dummy_input_for_compile() -> Tensor:
         return torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
+
+
+class FeatureExtractorDigitsCNN(GrayCNNExtractor):
+    """``digits-cnn``: :class:`DigitsNet` trained on the digits train split on first use."""
+
+    def __init__(self, name: str, features_list, feature_extractor_weights_path=None, **kwargs):
+        super().__init__(name, features_list)
+        self._use(DigitsNet(), load_or_train(feature_extractor_weights_path))
+
+
+FEATURE_EXTRACTOR = FeatureExtractorDigitsCNN
 
 
 def register() -> None:

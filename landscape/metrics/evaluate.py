@@ -10,20 +10,39 @@ from __future__ import annotations
 
 from collections.abc import Generator as PyGenerator
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from landscape.metrics import ms_ssim, scores
+from landscape.metrics import ms_ssim
 from landscape.metrics.extractors import create_extractor, feature_layers
 from landscape.metrics.features import extract
 from landscape.metrics.protocol import Protocol, protocol_for
 from landscape.metrics.reference import Reference, load_reference, reference_path
+from landscape.metrics.scores import Statistics
+from landscape.scoring import METRICS
+from landscape.train.precision import float32_mode
 from landscape.variants.architectures.base import Generator
 
 EVAL_DIVERGED = 31337.0
 MS_SSIM_SEED = 0  # the shuffle that picks the 5 x 64 fakes MS-SSIM looks at
+
+
+@dataclass(frozen=True)
+class MetricInputs:
+    """What a metric of ``METRICS`` may read (landscape/scoring/registry.py says which is
+    which)."""
+
+    protocol: Protocol
+    device: torch.device
+    fake_features: Tensor
+    real_features: Tensor
+    fid_features: Tensor
+    real_stats: Statistics
+    fake_logits: Tensor
+    fake_images: Tensor | None
 
 
 class _Diverged(Exception):
@@ -53,7 +72,7 @@ class Evaluator:
         self.cache_dir = cache_dir
         self.layers = feature_layers(protocol.extractor)
         self.extractor = create_extractor(
-            protocol.extractor, device=self.device, cache_dir=cache_dir
+            protocol.extractor, device=self.device, cache_dir=cache_dir, data_root=data_root
         )
         self._reference: Reference | None = None
 
@@ -79,8 +98,11 @@ class Evaluator:
         _ = self.reference
         return self.reference_path
 
+    @float32_mode("fp32")  # no TF32: the reference statistics were computed in float32
     def __call__(self, G: Generator) -> dict:
-        """Scores of ``G``: fid, is_mean, is_std, kid_mean, kid_std, ms_ssim, protocol."""
+        """Scores of ``G``: every metric of ``METRICS`` (fid, is_mean, is_std, kid_mean,
+        kid_std, ms_ssim, precision, recall, and plugins'; None where a metric does not apply
+        to the protocol), and the protocol."""
         p = self.protocol
         reference = self.reference  # a missing data set fails before any sampling
         keep = ms_ssim.selection(p.n_fake, seed=MS_SSIM_SEED) if p.ms_ssim else None
@@ -92,25 +114,21 @@ class Evaluator:
                 )
         except _Diverged:
             return diverged(p)
-        kid_mean, kid_std = scores.kid(
-            features[self.layers["kid"]],
-            reference.kid_features,
-            subsets=p.kid_subsets,
-            subset_size=p.kid_subset_size,
-            seed=p.kid_seed,
+        inputs = MetricInputs(
+            protocol=p,
+            device=self.device,
+            fake_features=features[self.layers["kid"]],
+            real_features=reference.kid_features,
+            fid_features=features[self.layers["fid"]],
+            real_stats=reference.stats,
+            fake_logits=features[self.layers["isc"]],
+            fake_images=_in_order(kept, keep) if keep is not None else None,
         )
-        is_mean, is_std = scores.inception_score(features[self.layers["isc"]], splits=p.is_splits)
-        fake_stats = scores.statistics(features[self.layers["fid"]])
-        diversity = ms_ssim.score(_in_order(kept, keep)) if keep is not None else None
-        return {
-            "fid": scores.fid(fake_stats, reference.stats),
-            "is_mean": is_mean,
-            "is_std": is_std,
-            "kid_mean": kid_mean,
-            "kid_std": kid_std,
-            "ms_ssim": diversity,
-            "protocol": p.as_dict(),
-        }
+        out: dict = {}
+        for entry in METRICS.values():
+            out.update(entry(inputs) if entry.applies_to(p) else dict.fromkeys(entry.keys))
+        out["protocol"] = p.as_dict()
+        return out
 
     def _fakes(
         self,
@@ -159,10 +177,11 @@ def _in_order(kept: list[tuple[Tensor, Tensor]], keep: Tensor) -> Tensor:
 
 
 def diverged(protocol: Protocol) -> dict:
-    """The record of an evaluation whose fakes held NaN/inf: every metric is 31337.0."""
-    metrics = ("fid", "is_mean", "is_std", "kid_mean", "kid_std")
-    out: dict = dict.fromkeys(metrics, EVAL_DIVERGED)
-    out["ms_ssim"] = EVAL_DIVERGED if protocol.ms_ssim else None
+    """The record of an evaluation whose fakes held NaN/inf: every metric that applies to the
+    protocol is 31337.0, the others None."""
+    out: dict = {}
+    for entry in METRICS.values():
+        out.update(dict.fromkeys(entry.keys, EVAL_DIVERGED if entry.applies_to(protocol) else None))
     out["protocol"] = protocol.as_dict()
     return out
 

@@ -5,7 +5,8 @@ care (PAPER.md 7 wants unquantized fakes, torch-fidelity's extractors take uint8
 
 - ``inception-v3-compat`` (the default) runs through :class:`InceptionV3FloatInput`, the same
   network with a float input path; its weights are checked for before anything else happens.
-- ``digits-cnn`` (ours, registered on import) takes float input natively.
+- ``digits-cnn`` and ``mnist-cnn`` (ours, registered on import, trained on first use and
+  cached in ``<cache>/extractors``) take float input natively.
 
 Any other registered extractor gets fakes rounded to uint8, and the protocol says so.
 """
@@ -19,13 +20,15 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-from landscape.metrics import digits_cnn, inception
+from landscape.metrics import digits_cnn, inception, mnist_cnn
 from landscape.metrics.cache import resolve_cache_dir
 
-digits_cnn.register()
+OURS = {m.NAME: m for m in (digits_cnn, mnist_cnn)}  # trained here; name -> module
+for _module in OURS.values():
+    _module.register()
 
 METRICS = ("fid", "kid", "isc")
-FLOAT_INPUT = {inception.NAME, digits_cnn.NAME}  # extractors that see fakes unquantized
+FLOAT_INPUT = {inception.NAME, *OURS}  # extractors that see fakes unquantized
 
 
 def extractor_class(name: str) -> type[FeatureExtractorBase]:
@@ -46,8 +49,8 @@ def weights_label(name: str) -> str:
     """The weights an extractor runs with, for the record (file name and version)."""
     if name == inception.NAME:
         return inception.WEIGHTS_FILE
-    if name == digits_cnn.NAME:
-        return digits_cnn.WEIGHTS_FILE
+    if name in OURS:
+        return OURS[name].WEIGHTS_FILE
     return "torch-fidelity default"
 
 
@@ -56,18 +59,21 @@ def create_extractor(
     *,
     device: str | torch.device = "cpu",
     cache_dir: str | Path | None = None,
+    data_root: str | Path | None = None,
 ) -> FeatureExtractorBase:
     """Build extractor ``name`` with the features FID, KID and IS need, in eval mode on
-    ``device``. Raises :class:`InceptionWeightsMissing` early when Inception cannot load."""
+    ``device``. Raises :class:`InceptionWeightsMissing` early when Inception cannot load. Our
+    own extractors are trained on first use, ``mnist-cnn`` on the MNIST under ``data_root``."""
     cls = extractor_class(name)
     features = sorted(set(feature_layers(name).values()))
     kwargs: dict = {"verbose": False}
     if cls is FeatureExtractorInceptionV3:
         cls = inception.InceptionV3FloatInput
         kwargs["feature_extractor_weights_path"] = str(inception.inception_weights())
-    elif cls is digits_cnn.FeatureExtractorDigitsCNN:
+    elif name in OURS and cls is OURS[name].FEATURE_EXTRACTOR:
         folder = resolve_cache_dir(cache_dir) / "extractors"
-        kwargs["feature_extractor_weights_path"] = str(folder / digits_cnn.WEIGHTS_FILE)
+        kwargs["feature_extractor_weights_path"] = str(folder / OURS[name].WEIGHTS_FILE)
+        kwargs["data_root"] = data_root
     extractor = cls(name, features, **kwargs)
     extractor.requires_grad_(False)
     return extractor.eval().to(device)

@@ -24,10 +24,24 @@ EVAL_Z_SEED = 42  # compare_gan resets the eval z seed to 42 at every checkpoint
 EVAL_BATCH = 64
 SAMPLE_MULTIPLE = 50  # compare_gan's Inception batch: N is rounded down to a multiple of 50
 DEFAULT_N = 10_000
-REAL_LIMIT = {"celeba_hq_128": 3_000, "digits": 350}  # test split sizes (digits: 359 -> 350)
+REAL_LIMIT = {  # test split sizes (digits: 359 -> 350)
+    "celeba_hq_128": 3_000,
+    "digits": 350,
+    "mnist": 10_000,
+    "fashion_mnist": 10_000,
+}
 MS_SSIM_DATASETS = frozenset({"celeba", "celeba_hq_128"})  # PAPER.md 7: CelebA(-HQ) only
-PAPER_DATASETS = frozenset({"cifar10", "lsun_bedroom", "celeba_hq_128", "mnist", "fashion_mnist"})
+# The data sets whose images here are the paper's. MNIST and Fashion-MNIST are not: we
+# zero-pad their 28x28 digits to 32x32 (the architectures need sizes divisible by 8), where
+# compare_gan fed Inception the 28x28 images, so even Inception scores of them differ.
+PAPER_DATASETS = frozenset({"cifar10", "lsun_bedroom", "celeba_hq_128"})
+PADDED_DATASETS = frozenset({"mnist", "fashion_mnist"})
 INCEPTION_NOTE = "TF-exact Inception (2015-12-05) under the paper's protocol (PAPER.md 7)"
+PADDED_NOTE = (
+    "TF-exact Inception, but on {} digits zero-padded from 28x28 to 32x32 (the paper scored "
+    "the 28x28 images): NOT comparable with numbers from papers; compare only with scores "
+    "computed under this same protocol"
+)
 NOT_PAPER_PROTOCOL_NOTE = (
     "TF-exact Inception, but not the paper's protocol for this data set (PAPER.md 7): compare "
     "only with scores computed under this same protocol"
@@ -89,6 +103,8 @@ class Protocol:
         """A plain sentence on what these scores may be compared with."""
         if self.comparable_with_papers:
             return INCEPTION_NOTE
+        if self.extractor == inception.NAME and self.dataset in PADDED_DATASETS:
+            return PADDED_NOTE.format(self.dataset)
         if self.extractor == inception.NAME:
             return NOT_PAPER_PROTOCOL_NOTE
         return NOT_COMPARABLE_NOTE.format(self.extractor)
@@ -140,8 +156,9 @@ def protocol_for(
     """The PAPER.md 7 protocol of ``dataset``.
 
     ``n_samples`` sets the number of fakes (default 10K; 3K for CelebA-HQ; 350 for digits); the
-    real count is the same, capped at the test split's size where that is known. ``extractor``
-    defaults to ``inception-v3-compat``, or ``digits-cnn`` for the offline ``digits`` set.
+    real count is the same, capped at the test split's size where that is known (10K for MNIST
+    and Fashion-MNIST). ``extractor`` defaults to ``inception-v3-compat``, or ``digits-cnn``
+    for the offline ``digits`` set; ``mnist-cnn`` is the offline choice for ``mnist``.
     ``data_options`` are the data set loader's options (e.g. ``image_folder``'s ``path``); they
     are part of the protocol (``download`` is not: it changes where the data come from, not
     which data they are).

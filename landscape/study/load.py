@@ -1,4 +1,5 @@
-"""Read a study file: YAML, ``base:`` inheritance, ``plugins:``. Validation is in ``spec``."""
+"""Read a study file: YAML (a key written twice is an error), ``base:`` inheritance,
+``plugins:``. Validation is in ``validate``."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from typing import Any
 
 import yaml
 
-from landscape.plugins import load_plugin
+from landscape.errors import UserError
+from landscape.plugins import explain, load_plugin
+
+MERGE_TAG = "tag:yaml.org,2002:merge"  # ``<<: *anchor``: keys it brings may be overridden
 
 
-class StudyError(ValueError):
+class StudyError(UserError, ValueError):
     """A bad study file. The message names the file, the key and what is valid."""
 
     def __init__(self, file: Path | str, key: str, problem: str) -> None:
@@ -20,15 +24,50 @@ class StudyError(ValueError):
 def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise StudyError(path, "", "study file not found")
+    loader = yaml.SafeLoader(path.read_text())
     try:
-        data = yaml.safe_load(path.read_text())
+        node = loader.get_single_node()
+        if node is not None:
+            duplicate_keys(path, node)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as error:
         raise StudyError(path, "", f"not valid YAML: {error}") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise StudyError(
             path, "", "a study file is a YAML mapping of keys (name, dataset, grid, ...)"
         )
     return data
+
+
+def duplicate_keys(path: Path, node: yaml.Node, where: str = "", seen=None) -> None:
+    """A key written twice in one mapping is an error: YAML would silently keep the last."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # an alias of a node already checked
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[str, int] = {}
+        for key, value in node.value:
+            if key.tag == MERGE_TAG or not isinstance(key, yaml.ScalarNode):
+                duplicate_keys(path, value, where, seen)
+                continue
+            name = f"{where}.{key.value}" if where else str(key.value)
+            line = key.start_mark.line + 1
+            if key.value in lines:
+                raise StudyError(
+                    path,
+                    name,
+                    f"written twice (lines {lines[key.value]} and {line}); YAML would keep only "
+                    f"the second silently. Keep one (to list several values, give a list: "
+                    f"`{key.value}: [a, b]`)",
+                )
+            lines[key.value] = line
+            duplicate_keys(path, value, name, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            duplicate_keys(path, item, f"{where}[{i}]", seen)
 
 
 def merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +109,14 @@ def resolve(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 def load_plugins(path: Path, plugins: list[str]) -> None:
     for index, plugin in enumerate(plugins):
+        if not Path(plugin).is_file():
+            raise StudyError(
+                path,
+                f"plugins[{index}]",
+                f"file not found: {plugin}; paths are relative to the study file's folder",
+            )
         try:
             load_plugin(plugin)
-        except FileNotFoundError:
-            raise StudyError(path, f"plugins[{index}]", f"file not found: {plugin}") from None
+        except Exception as error:
+            problem = explain(Path(plugin), error)
+            raise StudyError(path, f"plugins[{index}]", problem) from error

@@ -13,6 +13,7 @@ from optuna.distributions import (
     FloatDistribution,
 )
 
+from landscape.records import Origin
 from landscape.study.spec import AXES, StudySpec
 from landscape.train import RunSpec
 
@@ -64,6 +65,9 @@ def run_spec(
         n_disc=setting.get("n_disc", 1),
         penalty_weight=weight,
         loss_kwargs=dict(study.loss_options.get(cell.loss, {})),
+        penalty_kwargs={  # the penalty's own keywords; its weight is penalty_weight
+            k: v for k, v in study.penalty_options.get(cell.penalty, {}).items() if k != "weight"
+        },
         data_options=dict(study.data_options),
         batch_size=study.batch_size,
         z_dim=study.z_dim,
@@ -85,10 +89,10 @@ def grid_runs(study: StudySpec) -> list[RunSpec]:
     runs: dict[str, RunSpec] = {}
     for cell in cells(study):
         for (name, setting), seed in itertools.product(study.settings, study.seeds):
-            spec = run_spec(study, cell, setting, seed, f"grid:{name}")
+            spec = run_spec(study, cell, setting, seed, str(Origin.grid(name)))
             runs.setdefault(spec.run_id, spec)
     for i, (axes, setting, seed, _) in enumerate(study.targets):
-        spec = run_spec(study, Cell(**axes), setting, seed, f"target:{i + 1}")
+        spec = run_spec(study, Cell(**axes), setting, seed, str(Origin.target(i + 1)))
         runs.setdefault(spec.run_id, spec)
     return list(runs.values())
 
@@ -135,17 +139,19 @@ def search_cells(study: StudySpec) -> list[SearchCell]:
 
 def search_space(study: StudySpec, sc: SearchCell) -> dict[str, BaseDistribution]:
     """Table 2: log-uniform lr, uniform beta1 and beta2, lambda on its penalty's range."""
+    from landscape.variants import PENALTIES
+
     assert study.search is not None
     space: dict[str, BaseDistribution] = {}
     for name, (low, high, log) in study.search.ranges.items():
         high = min(high, BETA_MAX) if name.startswith("beta") else high
         space[name] = FloatDistribution(min(low, high), high, log=log)
     penalties = [sc.cell.penalty] if sc.cell else list(study.grid["penalty"])
-    ranges = [
-        study.search.penalty_ranges[p]
-        for p in penalties
-        if p != "none" and p in study.search.penalty_ranges
-    ]
+    ranges = []
+    for p in penalties:  # the study file's range, else the one the penalty registered with
+        r = study.search.penalty_ranges.get(p) or getattr(PENALTIES[p], "search_range", None)
+        if r is not None and p != "none":
+            ranges.append(r)
     if ranges:  # scope "space": one range spanning those of the searched penalties
         low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
         space["penalty_weight"] = FloatDistribution(low, high, log=all(r[2] for r in ranges))
@@ -162,7 +168,7 @@ def search_run(study: StudySpec, sc: SearchCell, params: dict[str, Any], number:
     cell = sc.cell or Cell(*(params[axis] for axis in AXES))
     setting = {k: params[k] for k in ("lr", "beta1", "beta2", "penalty_weight") if k in params}
     setting["n_disc"] = sc.n_disc
-    return run_spec(study, cell, setting, study.seeds[0], f"search:{sc.key}:{number}")
+    return run_spec(study, cell, setting, study.seeds[0], str(Origin.search(sc.key, number)))
 
 
 def expected_runs(study: StudySpec) -> int:

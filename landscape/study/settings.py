@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, Mapping
+
+from landscape.variants.penalties import PENALTIES
 
 # Table 1, the fixed "good" grid: lr x lambda x (beta1, beta2, n_disc) = 3 x 2 x 4 = 24.
 # The values are PAPER.md's reconstruction [UNVERIFIED there: the table is an image].
@@ -23,10 +26,29 @@ PAPER_RANGES: dict[str, tuple[float, float, bool]] = {
     "beta1": (0.0, 1.0, False),
     "beta2": (0.0, 1.0, False),
 }
-PAPER_PENALTY_RANGES: dict[str, tuple[float, float, bool]] = {
-    "gp": (1e-1, 1e2, True),
-    "dragan": (1e-1, 1e2, True),
-    "r1": (1e-1, 1e2, True),  # not in the paper; GP's range
-    "l2": (1e-4, 1e1, True),
-}
+
+
+class _PenaltyRanges(Mapping[str, tuple[float, float, bool]]):
+    """Penalty name -> (low, high, log), read from each registry entry's ``search_range``
+    (Table 2 for the paper's penalties) every time: a plugin's penalty appears once loaded."""
+
+    def _ranges(self) -> dict[str, tuple[float, float, bool]]:
+        entries = ((name, PENALTIES[name]) for name in PENALTIES)
+        found = ((name, getattr(entry, "search_range", None)) for name, entry in entries)
+        return {name: r for name, r in found if r is not None}
+
+    def __getitem__(self, name: str) -> tuple[float, float, bool]:
+        return self._ranges()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ranges())
+
+    def __len__(self) -> int:
+        return len(self._ranges())
+
+    def __repr__(self) -> str:
+        return f"PAPER_PENALTY_RANGES({self._ranges()!r})"
+
+
+PAPER_PENALTY_RANGES: Mapping[str, tuple[float, float, bool]] = _PenaltyRanges()
 PAPER_SEARCH_N_DISC = (1, 5)  # run as separate searches (PAPER.md Table 2)

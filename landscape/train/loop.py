@@ -1,16 +1,20 @@
 """The one training loop: a resolved RunSpec in, a trained and evaluated run folder out.
 
-Read top to bottom: load the data, build G and D, resume from the checkpoint if there is one,
-then step. Evaluations run at step 0, every ``eval_every`` D steps and at the end; checkpoints
-every ``checkpoint_every`` steps and when SIGTERM or SIGINT arrives. NaN or inf ends the run as
+``train`` reads top to bottom in four labelled phases: check the folder, build (data, G, D,
+the update), open the run (config, resume), step. What one step does is ``GanUpdate``
+(update.py); when the loop evaluates, logs and checkpoints is ``Schedule`` (schedule.py):
+evaluations at step 0, every ``eval_every`` D steps and at the end, checkpoints every
+``checkpoint_every`` steps and when SIGTERM or SIGINT arrives. NaN or inf ends the run as
 ``diverged``: a result, not an exception.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,20 +27,21 @@ from tqdm import tqdm
 from landscape.data import ImageData, load, to_unit_range
 from landscape.train.batches import BatchStream
 from landscape.train.checkpoint import (
-    load_checkpoint,
+    resume,
     rng_state,
     save_checkpoint,
     seed_everything,
     set_rng_state,
 )
-from landscape.train.records import RunFolder, append_jsonl, write_json
+from landscape.train.precision import float32_mode
+from landscape.train.records import ForeignRunFolder, RunFolder, append_jsonl, write_json
 from landscape.train.samples import save_sample_grid
+from landscape.train.schedule import Clock, Schedule
 from landscape.train.spec import RunSpec
 from landscape.train.update import GanUpdate
-from landscape.variants import ARCHITECTURES, Generator
+from landscape.variants import ARCHITECTURES, PENALTIES, Generator
 
 EvalHook = Callable[[Generator], dict[str, Any]]
-COMPILABLE_PENALTIES = ("none", "l2")  # the others differentiate D's input gradient again
 
 
 @dataclass(frozen=True)
@@ -74,13 +79,82 @@ def train(
 
     ``channels_last`` and ``compile`` (``torch.compile``) change speed, not the run (they are
     not part of its id); bench/train_step.py measures what they buy on a device."""
+    # 1. The folder: another run's is refused untouched; a finished run is returned as it is.
     folder = RunFolder(Path(run_dir))
     _check_same_run(folder, spec)
     if folder.finished():
         return _result(spec, folder, folder.status())
+
+    # 2. Build, writing nothing yet: data, G and D (seeded), the update rule, the batches.
     device = pick_device(device)
     data = data or load(spec.dataset, "train", root=data_root, **spec.data_options)
     seed_everything(spec.seed)
+    G, D = _build_models(spec, data, device, channels_last, compile)
+    memory = torch.channels_last if channels_last else torch.contiguous_format
+    update = GanUpdate(spec, G, D, device)
+    batches = BatchStream(data.images.to(device), spec.batch_size, spec.seed)
+
+    # 3. Open the run: config.json before step 1, then the latest readable checkpoint.
+    folder.path.mkdir(parents=True, exist_ok=True)
+    if not folder.config.exists():
+        write_json(folder.config, spec.to_dict())
+    state = {"G": G, "D": D, "opt_g": update.opt_g, "opt_d": update.opt_d}
+    resumed = resume(folder.checkpoint, state, device)  # an unreadable one falls back
+    start, wall = 0, 0.0
+    if resumed.payload is not None:
+        start, wall = resumed.payload["step"], resumed.payload["wall_time"]
+    note = resumed.note
+    if note:
+        warnings.warn(f"run {spec.run_id}: {note}", RuntimeWarning, stacklevel=2)
+    clock = Clock(wall)
+    folder.set_status(
+        status="running",
+        step=start,
+        steps=spec.steps,
+        diverged_at=None,
+        wall_time=wall,
+        error=None,
+        note=note,
+    )
+
+    # 4. Step. Evaluate at step 0, log, evaluate and checkpoint as the schedule says; stop
+    # (with a checkpoint) on SIGTERM/SIGINT; NaN or inf ends the run as "diverged".
+    schedule = Schedule(
+        steps=spec.steps,
+        eval_every=spec.eval_every,
+        checkpoint_every=checkpoint_every,
+        log_every=log_every,
+        sync_every=1 if device.type == "cpu" else log_every,  # a GPU sync every step is slow
+    )
+    first_bad = torch.tensor(-1, device=device)  # 1-based step of the first non-finite output
+    bar = _progress_bar(spec, start, progress)
+    with float32_mode(spec.precision), _stop_requests() as stop, bar:
+        if start == 0:
+            _evaluate(folder, G, evaluate, 0, clock)
+        for step in range(start, spec.steps):
+            if stop.is_set():
+                _checkpoint(folder, state, batches, step, clock)
+                return _finish(spec, folder, "interrupted", step, None, clock(), note)
+            real = batches(step).to(device, non_blocking=True)  # no-op when already there
+            out = update(step, to_unit_range(real).contiguous(memory_format=memory))
+            first_bad = torch.where((first_bad < 0) & ~out.finite, step + 1, first_bad)
+            done = step + 1
+            if schedule.checks_divergence(done) and (bad := int(first_bad)) >= 0:
+                _log(folder, bar, out, done, clock())
+                return _finish(spec, folder, "diverged", bad - 1, bad, clock(), note)
+            if schedule.logs(done):
+                _log(folder, bar, out, done, clock())
+            if schedule.evaluates(done):
+                _evaluate(folder, G, evaluate, done, clock)
+            if schedule.checkpoints(done):
+                _checkpoint(folder, state, batches, done, clock)
+    return _finish(spec, folder, "ok", spec.steps, None, clock(), note)
+
+
+def _build_models(
+    spec: RunSpec, data: ImageData, device: torch.device, channels_last: bool, compile: bool
+) -> tuple[Generator, torch.nn.Module]:
+    """G and D for the data's size, on ``device``; optionally channels-last and compiled."""
     G, D = ARCHITECTURES[spec.architecture](
         resolution=data.resolution,
         channels=data.channels,
@@ -89,54 +163,38 @@ def train(
         width=spec.width,
     )
     G, D = G.to(device), D.to(device)
-    memory = torch.channels_last if channels_last else torch.contiguous_format
     if channels_last:
-        G, D = G.to(memory_format=memory), D.to(memory_format=memory)
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     if compile:
         G.compile()  # in place: the state dict (and so the checkpoint) keeps its keys
-        if spec.penalty in COMPILABLE_PENALTIES:  # torch.compile has no double backward
+        # torch.compile cannot backpropagate twice, which penalties on D's input gradient need
+        if not getattr(PENALTIES[spec.penalty], "needs_input_grad", True):
             D.compile()
-    update = GanUpdate(spec, G, D, device)
-    batches = BatchStream(data.images.to(device), spec.batch_size, spec.seed)
-    # Nothing is written before the inputs proved valid; then the config, before step 1.
-    folder.path.mkdir(parents=True, exist_ok=True)
-    if not folder.config.exists():
-        write_json(folder.config, spec.to_dict())
-    state = {"G": G, "D": D, "opt_g": update.opt_g, "opt_d": update.opt_d}
-    start, wall = 0, 0.0
-    if folder.checkpoint.exists():
-        payload = load_checkpoint(folder.checkpoint, state, device)
-        start, wall = payload["step"], payload["wall_time"]
+    return G, D
 
-    def checkpoint(step: int) -> None:
-        save_checkpoint(
-            folder.checkpoint,
-            step=step,
-            modules=state,
-            extra={
-                "wall_time": wall + time.monotonic() - t0,
-                "data_position": batches.position(step),
-            },
-        )
 
-    def run_eval(step: int) -> None:
-        started = time.monotonic()
-        with _rng_preserved():
-            save_sample_grid(G, folder.samples / f"step_{step:07d}.png")
-            scores = evaluate(G) if evaluate else {}
-        seconds = round(time.monotonic() - started, 3)
-        record = {"step": step, "time": wall + started - t0, "eval_seconds": seconds}
-        append_jsonl(folder.eval_log, {**record, **scores})
+def _checkpoint(
+    folder: RunFolder, state: dict, batches: BatchStream, step: int, clock: Clock
+) -> None:
+    extra = {"wall_time": clock(), "data_position": batches.position(step)}
+    save_checkpoint(folder.checkpoint, step=step, modules=state, extra=extra)
 
-    t0 = time.monotonic()
-    folder.set_status(
-        status="running", step=start, steps=spec.steps, diverged_at=None, wall_time=wall, error=None
-    )
-    if start == 0:
-        run_eval(0)
-    first_bad = torch.tensor(-1, device=device)
-    sync_every = 1 if device.type == "cpu" else log_every  # a GPU sync every step costs speed
-    bar = tqdm(
+
+def _evaluate(
+    folder: RunFolder, G: Generator, evaluate: EvalHook | None, step: int, clock: Clock
+) -> None:
+    """A sample grid and the scores at ``step``, without moving the training RNG streams."""
+    started, time_at = time.monotonic(), clock()
+    with _rng_preserved():
+        save_sample_grid(G, folder.samples / f"step_{step:07d}.png")
+        scores = evaluate(G) if evaluate else {}
+    seconds = round(time.monotonic() - started, 3)
+    record = {"step": step, "time": time_at, "eval_seconds": seconds}
+    append_jsonl(folder.eval_log, {**record, **scores})
+
+
+def _progress_bar(spec: RunSpec, start: int, progress: bool) -> tqdm:
+    return tqdm(
         total=spec.steps,
         initial=start,
         disable=not progress,
@@ -145,32 +203,6 @@ def train(
         mininterval=1.0,
         desc=spec.run_id,
     )
-    with _stop_requests() as stop, bar:
-        for step in range(start, spec.steps):
-            if stop.is_set():
-                checkpoint(step)
-                return _finish(
-                    spec, folder, "interrupted", step, None, wall + time.monotonic() - t0
-                )
-            real = batches(step).to(device, non_blocking=True)  # no-op when already there
-            out = update(step, to_unit_range(real).contiguous(memory_format=memory))
-            first_bad = torch.where((first_bad < 0) & ~out.finite, step + 1, first_bad)
-            done = step + 1
-            boundary = done % spec.eval_every == 0 or done == spec.steps
-            if done % sync_every == 0 or boundary or done % checkpoint_every == 0:
-                bad = int(first_bad)
-                if bad >= 0:
-                    _log(folder, bar, out, done, wall + time.monotonic() - t0)
-                    return _finish(
-                        spec, folder, "diverged", bad - 1, bad, wall + time.monotonic() - t0
-                    )
-            if done % log_every == 0 or done == spec.steps:
-                _log(folder, bar, out, done, wall + time.monotonic() - t0)
-            if boundary:
-                run_eval(done)
-            if done % checkpoint_every == 0 or done == spec.steps:
-                checkpoint(done)
-    return _finish(spec, folder, "ok", spec.steps, None, wall + time.monotonic() - t0)
 
 
 def _log(folder: RunFolder, bar: tqdm, out, step: int, elapsed: float) -> None:
@@ -187,7 +219,13 @@ def _log(folder: RunFolder, bar: tqdm, out, step: int, elapsed: float) -> None:
 
 
 def _finish(
-    spec: RunSpec, folder: RunFolder, status: str, step: int, diverged_at: int | None, wall: float
+    spec: RunSpec,
+    folder: RunFolder,
+    status: str,
+    step: int,
+    diverged_at: int | None,
+    wall: float,
+    note: str | None,
 ) -> RunResult:
     folder.set_status(
         status=status,
@@ -196,6 +234,7 @@ def _finish(
         diverged_at=diverged_at,
         wall_time=wall,
         error=None,
+        note=note,  # how this session resumed, when not from the latest checkpoint
     )
     return RunResult(spec.run_id, status, step, diverged_at, wall, folder.path)
 
@@ -212,14 +251,22 @@ def _result(spec: RunSpec, folder: RunFolder, status: dict[str, Any]) -> RunResu
 
 
 def _check_same_run(folder: RunFolder, spec: RunSpec) -> None:
-    """Never train a different run into a folder that holds one (results are not overwritten)."""
-    from landscape.train.records import read_json
-
-    config = read_json(folder.config)
-    if config is not None and config.get("run_id") != spec.run_id:
-        raise ValueError(
-            f"{folder.path} holds run {config.get('run_id')}, not {spec.run_id}; "
-            f"choose another folder"
+    """Never train a different run into a folder that holds one (results are not overwritten):
+    its config.json must name this run_id and describe this run."""
+    if not folder.config.exists():
+        return
+    try:
+        config = json.loads(folder.config.read_text())
+        held = RunSpec.from_dict(config)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ForeignRunFolder(
+            f"{folder.config} cannot be read as a run's config ({error}); it is left as it is: "
+            f"choose another folder for run {spec.run_id}"
+        ) from None
+    if config.get("run_id") != spec.run_id or held.run_id != spec.run_id:
+        raise ForeignRunFolder(
+            f"{folder.path} holds run {config.get('run_id')}, not {spec.run_id}; it is left "
+            f"as it is: choose another folder"
         )
 
 

@@ -12,6 +12,11 @@ from landscape.atomic import atomic_write_bytes
 FINISHED = ("ok", "diverged")  # statuses that mean "do not train this run again"
 
 
+class ForeignRunFolder(ValueError):
+    """The folder holds another run (or a config.json that cannot be read): it is refused and
+    nothing in it is written, status.json included."""
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from landscape.data import DATASETS
+from landscape.train.precision import DEFAULT_PRECISION, PRECISIONS
 from landscape.variants import ARCHITECTURES, LOSSES, NORMALIZATIONS, PENALTIES
 
 # Bump when a change to the training loop or evaluation changes results: every run_id changes,
@@ -40,6 +41,7 @@ class RunSpec:
     n_disc: int = 1  # D updates per G update
     penalty_weight: float | None = None  # lambda; None -> the penalty's documented default
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    penalty_kwargs: dict[str, Any] = field(default_factory=dict)  # lambda is penalty_weight
     data_options: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 64
     z_dim: int = 128
@@ -48,7 +50,7 @@ class RunSpec:
     eval_every: int = 20_000  # compare_gan's save_checkpoint_steps; also at step 0 and the end
     eval_samples: int | None = None  # None -> the data set's protocol (PAPER.md 7)
     extractor: str | None = None  # None -> the data set's protocol
-    precision: str = "fp32"  # "bf16": autocast on CUDA
+    precision: str = DEFAULT_PRECISION  # fp32 (strict) | tf32 | bf16 (autocast on CUDA)
     seed: int = 0
     study: str = ""
     origin: str = ""
@@ -64,12 +66,17 @@ class RunSpec:
         identity = {k: v for k, v in asdict(self).items() if k not in LABELS}
         # where the data come from is not which data they are
         identity["data_options"] = {k: v for k, v in self.data_options.items() if k != "download"}
+        if not self.penalty_kwargs:  # added later: run_ids from before it stay the same
+            del identity["penalty_kwargs"]
         identity["protocol_version"] = PROTOCOL_VERSION
         blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, **asdict(self)}
+        data = {"run_id": self.run_id, **asdict(self)}
+        if not self.penalty_kwargs:  # config.json as before the field existed
+            del data["penalty_kwargs"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -107,7 +114,7 @@ def validate(spec: RunSpec) -> None:
         ("width", spec.width > 0, "> 0"),
         ("steps", spec.steps >= 0, "an integer >= 0"),
         ("eval_every", spec.eval_every >= 1, "an integer >= 1"),
-        ("precision", spec.precision in ("fp32", "bf16"), "'fp32' or 'bf16'"),
+        ("precision", spec.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
         ("eval_samples", spec.eval_samples is None or spec.eval_samples >= 2, "None or >= 2"),
     ]
     for name, ok, valid in checks:

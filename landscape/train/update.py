@@ -52,7 +52,13 @@ class GanUpdate:
             d_fake = self.D(fake.detach())
             losses: LossPair = self.loss(d_real, d_fake, **self.spec.loss_kwargs)
         # Penalties in fp32: double backprop through W / sigma is fragile (PAPER.md pitfall 3).
-        penalty = self.penalty(self.D, real, fake.detach().float(), weight=self.spec.penalty_weight)
+        penalty = self.penalty(
+            self.D,
+            real,
+            fake.detach().float(),
+            weight=self.spec.penalty_weight,
+            **self.spec.penalty_kwargs,
+        )
         self.opt_d.zero_grad(set_to_none=True)
         (losses.d + penalty).backward()
         self.opt_d.step()

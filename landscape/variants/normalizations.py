@@ -10,6 +10,7 @@ from __future__ import annotations
 from torch import nn
 
 from landscape.registry import Registry
+from landscape.variants.batchnorm import BatchNorm2d
 from landscape.variants.spectral import spectral_norm
 
 NORMALIZATIONS: Registry = Registry("normalization")
@@ -34,14 +35,15 @@ class NoNormalization(Normalization):
 
 @NORMALIZATIONS.register("bn")
 class BatchNormalization(Normalization):
-    """Batch norm (Ioffe & Szegedy 2015): decay 0.9 (momentum 0.1), eps 1e-5, per channel.
+    """Batch norm (Ioffe & Szegedy 2015): decay 0.9 (momentum 0.1), eps 1e-5, per channel,
+    running variance biased as in TF (``landscape.variants.batchnorm``).
 
     Real, fake and interpolated batches go through D in separate calls, each normalized by its
     own statistics (PAPER.md pitfall 5).
     """
 
     def feature(self, channels: int) -> nn.Module:
-        return nn.BatchNorm2d(channels, eps=1e-5, momentum=0.1)
+        return BatchNorm2d(channels, eps=1e-5, momentum=0.1)
 
 
 @NORMALIZATIONS.register("ln")

@@ -14,6 +14,7 @@ from landscape.variants.architectures.base import (
     scaled,
 )
 from landscape.variants.architectures.layers import Conv2dSame, ConvTranspose2dSame, linear
+from landscape.variants.batchnorm import BatchNorm1d, BatchNorm2d
 from landscape.variants.normalizations import NORMALIZATIONS
 
 
@@ -27,12 +28,12 @@ class SNDCGANGenerator(Generator):
         c512, c256, c128, c64 = (scaled(c, width) for c in (512, 256, 128, 64))
         self.c0 = c512
         self.fc = linear(z_dim, self.base * self.base * c512)
-        self.fc_bn = nn.BatchNorm1d(self.base * self.base * c512, eps=2e-5, momentum=0.1)
+        self.fc_bn = BatchNorm1d(self.base * self.base * c512, eps=2e-5, momentum=0.1)
         layers: list[nn.Module] = []
         for cin, cout in ((c512, c256), (c256, c128), (c128, c64)):
             layers += [
                 ConvTranspose2dSame(cin, cout, 4, 2),
-                nn.BatchNorm2d(cout, eps=2e-5),
+                BatchNorm2d(cout, eps=2e-5),
                 nn.ReLU(),
             ]
         layers += [ConvTranspose2dSame(c64, channels, 3, 1), nn.Tanh()]
@@ -86,9 +87,9 @@ class DCGANGenerator(Generator):
         c512, c256, c128, c64 = (scaled(c, width) for c in (512, 256, 128, 64))
         self.c0 = c512
         self.fc = linear(z_dim, self.base * self.base * c512)
-        layers: list[nn.Module] = [nn.BatchNorm2d(c512), nn.ReLU()]
+        layers: list[nn.Module] = [BatchNorm2d(c512), nn.ReLU()]
         for cin, cout in ((c512, c256), (c256, c128), (c128, c64)):
-            layers += [ConvTranspose2dSame(cin, cout, 5, 2), nn.BatchNorm2d(cout), nn.ReLU()]
+            layers += [ConvTranspose2dSame(cin, cout, 5, 2), BatchNorm2d(cout), nn.ReLU()]
         layers += [ConvTranspose2dSame(c64, channels, 5, 2), nn.Tanh()]
         self.body = nn.Sequential(*layers)
 

@@ -16,6 +16,7 @@ from landscape.variants.architectures.base import (
     scaled,
 )
 from landscape.variants.architectures.layers import Conv2dSame, linear, unpool
+from landscape.variants.batchnorm import BatchNorm2d
 from landscape.variants.normalizations import NORMALIZATIONS, Normalization
 
 
@@ -28,8 +29,8 @@ class GeneratorBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
-        self.bn1, self.conv1 = nn.BatchNorm2d(cin), _conv3(cin, cout)
-        self.bn2, self.conv2 = nn.BatchNorm2d(cout), _conv3(cout, cout)
+        self.bn1, self.conv1 = BatchNorm2d(cin), _conv3(cin, cout)
+        self.bn2, self.conv2 = BatchNorm2d(cout), _conv3(cout, cout)
         self.shortcut = _conv3(cin, cout)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -63,7 +64,7 @@ class ResNetGenerator(Generator):
         self.c0 = blocks[0][0]
         self.fc = linear(z_dim, 4 * 4 * self.c0)
         self.blocks = nn.Sequential(*(GeneratorBlock(cin, cout) for cin, cout in blocks))
-        self.bn = nn.BatchNorm2d(blocks[-1][1])
+        self.bn = BatchNorm2d(blocks[-1][1])
         self.conv = _conv3(blocks[-1][1], channels)
 
     def forward(self, z: Tensor) -> Tensor:

@@ -1,0 +1,60 @@
+"""The real-data floor of a data set: the FID and KID of its train split against its test
+split under the evaluation protocol (the same sample counts and extractor as the runs). No
+model can be expected to beat it by much: check it before reading a study's scores."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "FID/KID of the real train split against the test split (cached)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", help="data set name (a DATASETS key), e.g. cifar10, mnist")
+    parser.add_argument(
+        "--data-root", default=None, help="where the data sets live (default $LANDSCAPE_DATA)"
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="train images scored (the protocol's fake count; default: the paper's, PAPER.md 7)",
+    )
+    parser.add_argument(
+        "--extractor",
+        default=None,
+        help="feature extractor (default inception-v3-compat; digits-cnn for digits)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="statistics cache (default: $LANDSCAPE_CACHE, else ~/.cache/landscape)",
+    )
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from landscape.metrics import InceptionWeightsMissing, protocol_for
+    from landscape.metrics.floor import floor
+    from landscape.scoring.floors import floor_path
+
+    try:
+        protocol = protocol_for(args.dataset, n_samples=args.samples, extractor=args.extractor)
+        record, computed = floor(
+            protocol, data_root=args.data_root, device=args.device, cache_dir=args.cache_dir
+        )
+    except InceptionWeightsMissing as error:
+        print(f"landscape floor: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"{record['protocol']}: {record['split']} ({record['n_split']}) vs "
+        f"{record['reference_split']} ({record['n_reference']}): FID {record['fid']:.4g}, "
+        f"KID {record['kid_mean']:.4g} ± {record['kid_std']:.2g}"
+    )
+    if record.get("paper_fid") is not None:
+        print(f"the paper's floor for {args.dataset}: FID {record['paper_fid']}")
+    where = "computed and cached in" if computed else "cached in"
+    print(f"{where} {floor_path(protocol, args.cache_dir)}")
+    print(f"note: {record['note']}")
+    return 0

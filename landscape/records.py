@@ -1,0 +1,154 @@
+"""The record vocabulary: facts the workers and the analysis must agree on, defined once.
+
+Torch-free, so the queue, the training loop, the analysis and the report all import it. Nothing
+here may be spelled as a literal anywhere else: a run's status and what "finished" means, where a
+run came from (its origin), the axes the paper compares, the divergence sentinel, the results
+layout (docs/results-layout.md) and the rule that makes a run's score from its evaluations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+AXES = ("loss", "penalty", "normalization", "architecture")  # what the paper compares
+
+# compare_gan's NAN_DETECTED (PAPER.md 7): every metric of an evaluation whose fakes held NaN/inf
+SENTINEL = 31337.0
+
+
+class Status(StrEnum):
+    """A run's status, as ``status.json`` and the queue record it."""
+
+    PENDING = "pending"  # queued, never started
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"  # stopped on a signal after a checkpoint; it resumes
+    OK = "ok"
+    DIVERGED = "diverged"  # NaN/inf losses or samples: a result (its best FID counts), not a crash
+    FAILED = "failed"  # raised on every allowed attempt; its error is recorded
+
+    @property
+    def scored(self) -> bool:
+        """A result: never trained again, its best finite FID is its score."""
+        return self in (Status.OK, Status.DIVERGED)
+
+    @property
+    def finished(self) -> bool:
+        """Ended for good (ok, diverged or failed): counted by every aggregation. A failed
+        run counts as infinitely bad, never dropped; only a retry of failed runs reopens it."""
+        return self in FINISHED
+
+
+SCORED = (Status.OK, Status.DIVERGED)
+FINISHED = (Status.OK, Status.DIVERGED, Status.FAILED)
+
+
+class OriginKind(StrEnum):
+    GRID = "grid"  # a fixed hyper-parameter setting of the study (name: the setting's name)
+    SEARCH = "search"  # a search trial (name: the search cell's key; trial: Optuna's number)
+    TARGET = "target"  # an explicit run with published scores (name: its 1-based index)
+    MANUAL = "manual"  # a run trained on its own (`landscape train`), outside any study
+
+
+@dataclass(frozen=True, order=True)
+class Origin:
+    """Where a run came from; written by the planner, read by the analysis, as one string.
+
+    ``grid:<setting>``, ``search:<cell>:<trial>``, ``target:<n>``, or ``""`` (manual).
+    """
+
+    kind: OriginKind
+    name: str = ""
+    trial: int | None = None
+
+    @classmethod
+    def grid(cls, setting: str) -> Origin:
+        return cls(OriginKind.GRID, setting)
+
+    @classmethod
+    def search(cls, cell: str, trial: int) -> Origin:
+        return cls(OriginKind.SEARCH, cell, int(trial))
+
+    @classmethod
+    def target(cls, index: int) -> Origin:
+        return cls(OriginKind.TARGET, str(index))
+
+    def __str__(self) -> str:
+        if self.kind is OriginKind.MANUAL:
+            return ""
+        if self.kind is OriginKind.SEARCH:
+            return f"search:{self.name}:{self.trial}"
+        return f"{self.kind.value}:{self.name}"
+
+    @classmethod
+    def parse(cls, text: Any) -> Origin:
+        """The inverse of ``str``; a ValueError names the forms it accepts."""
+        text = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
+        if text == "":
+            return cls(OriginKind.MANUAL)
+        kind, _, rest = text.partition(":")
+        if kind == OriginKind.SEARCH:
+            cell, _, trial = rest.rpartition(":")
+            if cell and trial.isdigit():
+                return cls.search(cell, int(trial))
+        elif kind in (OriginKind.GRID, OriginKind.TARGET) and rest:
+            return cls(OriginKind(kind), rest)
+        raise ValueError(
+            f"unreadable run origin {text!r}; expected grid:<setting>, search:<cell>:<trial>, "
+            f"target:<n> or empty"
+        )
+
+    @property
+    def fixed(self) -> bool:
+        """A fixed setting of the study (grid or target), as opposed to a search proposal."""
+        return self.kind in (OriginKind.GRID, OriginKind.TARGET)
+
+
+# -- the results layout (docs/results-layout.md) ----------------------------------------------
+RUNS_DIR = "runs"  # results/<study>/runs/<run_id>/
+LOCKS_DIR = ".locks"  # results/<study>/runs/.locks/<run_id>.lock: one trainer per run
+STUDY_COPY = "study.yaml"  # the study file as it was last run
+JOURNAL = "optuna.journal"  # the default Optuna storage
+REPORT = "report.html"
+
+
+class RunFiles:
+    """The file names inside one run folder."""
+
+    CONFIG = "config.json"  # the resolved RunSpec, written before the first step
+    STATUS = "status.json"  # {status, step, steps, diverged_at, wall_time, error}
+    CHECKPOINT = "checkpoint.pt"
+    TRAIN_LOG = "train.jsonl"  # one JSON line per log_every D steps
+    EVAL_LOG = "evals.jsonl"  # one JSON line per evaluation
+    SAMPLES = "samples"  # step_XXXXXXX.png
+
+
+def run_dir(results: str | Path, run_id: str) -> Path:
+    return Path(results) / RUNS_DIR / run_id
+
+
+# -- the score rule (PAPER.md 7) -----------------------------------------------------------------
+def is_score(value: Any) -> bool:
+    """A usable FID: a finite number that is not the divergence sentinel."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value != SENTINEL
+    )
+
+
+def best_evaluation(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The evaluation with the lowest usable FID, step 0 included (the earliest on ties); None
+    when there is none. The run's score is its FID; the other metrics are read at its step."""
+    usable = [r for r in records if is_score(r.get("fid"))]
+    return min(usable, key=lambda r: (r["fid"], r.get("step", 0))) if usable else None
+
+
+def run_score(records: list[dict[str, Any]]) -> float:
+    """The run's score: its best FID, or SENTINEL when no evaluation had a usable one."""
+    best = best_evaluation(records)
+    return float(best["fid"]) if best else SENTINEL

@@ -1,0 +1,53 @@
+"""The ``search:`` section: sampler, trials, scope, n_disc and the ranges searched (Table 2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from landscape.study.checks import Checker
+from landscape.study.settings import PAPER_PENALTY_RANGES, PAPER_RANGES, PAPER_SEARCH_N_DISC
+from landscape.study.spec import SECTION_KEYS, Search
+from landscape.variants import PENALTIES
+
+SAMPLERS = ("gp", "tpe", "random")  # to become landscape.study.samplers.SAMPLERS (a Registry)
+SCOPES = ("cell", "space")
+
+
+def sampler(check: Checker, value: Any) -> str:
+    """The one place that knows which samplers exist."""
+    if value not in SAMPLERS:
+        check.fail(
+            "search.sampler", f"unknown sampler {value!r}; choose from: {', '.join(SAMPLERS)}"
+        )
+    return value
+
+
+def search(check: Checker, raw: Any) -> Search:
+    raw = check.keys("search", raw, SECTION_KEYS["search"])
+    chosen = sampler(check, raw.get("sampler", "gp"))
+    scope = raw.get("scope", "cell")
+    if scope not in SCOPES:
+        check.fail("search.scope", f"unknown scope {scope!r}; choose from: {', '.join(SCOPES)}")
+    n_disc = raw.get("n_disc", list(PAPER_SEARCH_N_DISC))
+    n_disc = [n_disc] if isinstance(n_disc, int) else n_disc
+    if not isinstance(n_disc, list) or not n_disc:
+        check.fail("search.n_disc", "expected a non-empty list of integers >= 1")
+    ranges, penalty_ranges = dict(PAPER_RANGES), dict(PAPER_PENALTY_RANGES)
+    given = check.keys("search.ranges", raw.get("ranges"), {*PAPER_RANGES, "penalty_weight"})
+    for name, value in given.items():
+        if name == "penalty_weight":
+            value = check.keys("search.ranges.penalty_weight", value, set(PENALTIES))
+            for pen, r in value.items():
+                penalty_ranges[pen] = check.range(f"search.ranges.penalty_weight.{pen}", r)
+        else:
+            ranges[name] = check.range(f"search.ranges.{name}", value)
+    return Search(
+        sampler=chosen,
+        trials=check.number("search.trials", raw.get("trials", 10), int, 1),
+        scope=scope,
+        n_disc=tuple(check.number(f"search.n_disc[{i}]", n, int, 1) for i, n in enumerate(n_disc)),
+        seed=check.number("search.seed", raw.get("seed", 0), int, 0),
+        startup_trials=check.number("search.startup_trials", raw.get("startup_trials", 10), int, 0),
+        ranges=ranges,
+        penalty_ranges=penalty_ranges,
+    )

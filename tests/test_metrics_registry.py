@@ -1,0 +1,120 @@
+"""METRICS: the torch-free metric registry, its built-ins, precision/recall and plugins."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from landscape import ARCHITECTURES, METRICS, load_plugin, metric
+from landscape.metrics import EVAL_DIVERGED, Evaluator, protocol_for
+from landscape.metrics.evaluate import diverged
+from landscape.scoring import metric_columns, record_columns
+
+PLUGIN = """
+from landscape import metric
+
+@metric("test_fakes_seen", columns=("fakes_seen",), direction="higher", needs=("fake_features",))
+def fakes_seen(inputs):
+    return {"fakes_seen": float(len(inputs.fake_features))}
+"""
+
+
+@pytest.fixture
+def own_metrics(restore_registries):
+    """Undo metric registrations (restore_registries undoes plugin imports)."""
+    saved = dict(METRICS._entries)
+    yield
+    METRICS._entries.clear()
+    METRICS._entries.update(saved)
+
+
+def test_built_in_metrics_keep_the_evaluation_record_keys():
+    assert list(METRICS) == ["fid", "is", "kid", "ms_ssim", "prc"]
+    assert metric_columns() == {
+        "fid": "lower",
+        "is_mean": "higher",
+        "kid_mean": "lower",
+        "ms_ssim": "lower",
+        "precision": "higher",
+        "recall": "higher",
+    }
+    assert record_columns() == (
+        "fid",
+        "is_mean",
+        "is_std",
+        "kid_mean",
+        "kid_std",
+        "ms_ssim",
+        "precision",
+        "recall",
+    )
+    assert METRICS["kid"].needs == {"fake_features", "real_features"}
+    assert METRICS["ms_ssim"].applies_to(protocol_for("celeba_hq_128"))
+    assert not METRICS["ms_ssim"].applies_to(protocol_for("cifar10"))
+
+
+def test_the_registry_and_its_metadata_import_without_torch():
+    code = (
+        "import sys; import landscape; landscape.METRICS; "
+        "from landscape.scoring import metric_columns; assert metric_columns()['fid'] == 'lower';"
+        " assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_metric_from_a_plugin_file_appears_in_the_evaluation_record(cache, tmp_path, own_metrics):
+    (tmp_path / "my_metric.py").write_text(PLUGIN)
+    load_plugin(tmp_path / "my_metric.py")
+    assert metric_columns()["fakes_seen"] == "higher"
+    protocol = protocol_for("digits", n_samples=100)
+    G = ARCHITECTURES["sndcgan"](resolution=32, channels=1, norm="none", width=1 / 16).generator
+    record = Evaluator(protocol, cache_dir=cache)(G)
+    assert record["fakes_seen"] == 100.0
+    assert diverged(protocol)["fakes_seen"] == EVAL_DIVERGED
+
+
+def test_bad_registrations_name_what_is_wrong(own_metrics):
+    def f(inputs):
+        return {}
+
+    with pytest.raises(ValueError, match="direction 'up' is not one of lower, higher"):
+        metric("x", columns=("x",), direction="up", needs=())(f)
+    with pytest.raises(ValueError, match=r"unknown needs \['pixels'\]"):
+        metric("x", columns=("x",), direction="lower", needs=("pixels",))(f)
+    with pytest.raises(ValueError, match=r"columns already used: fid \(fid\)"):
+        metric("x", columns=("fid",), direction="lower", needs=())(f)
+    with pytest.raises(ValueError, match=r"protocol \(reserved\)"):
+        metric("x", columns=("protocol",), direction="lower", needs=())(f)
+    metric("x", columns=("x",), direction="lower", needs=())(f)
+    with pytest.raises(ValueError, match=r"metric 'x' .* returned \[\], but declared.*\['x'\]"):
+        METRICS["x"](SimpleNamespace())
+
+
+def prc(fake, real):
+    inputs = SimpleNamespace(fake_features=fake, real_features=real, device=torch.device("cpu"))
+    return METRICS["prc"](inputs)
+
+
+def test_precision_and_recall_in_closed_form():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(200, 8, generator=g)
+    assert prc(real.clone(), real) == {"precision": 1.0, "recall": 1.0}
+    far = real + 100.0  # every fake far outside every real k-NN ball, and vice versa
+    assert prc(far, real) == {"precision": 0.0, "recall": 0.0}
+    # Half the fakes are copies of real images, half far away: precision is exactly 1/2;
+    # recall follows the definition (k = 3), computed here point by point.
+    half = torch.cat([real[:100], far[100:]])
+    out = prc(half, real)
+    assert out["precision"] == 0.5
+
+    def radius(points, i):  # distance to the 3rd nearest other point
+        return sorted(float((points[i] - p).norm()) for j, p in enumerate(points) if j != i)[2]
+
+    radii = [radius(half, i) for i in range(len(half))]
+    inside = [any(float((r - f).norm()) <= radii[j] for j, f in enumerate(half)) for r in real]
+    assert out["recall"] == pytest.approx(sum(inside) / len(real), abs=1e-6)  # float32 mean
+    assert 0.5 <= out["recall"] < 1
