@@ -179,6 +179,9 @@ def test_kid_and_fid_host_arithmetic_is_counted_when_the_host_was_measured():
     elements, flops = host_work(run())  # digits: 350 fakes vs 350 reals, 64-d features
     assert elements == 3 * 100 * 350 * 350  # 3 kernels x 100 subsets of m = 350
     assert flops == 3 * 100 * 2 * 350 * 350 * 64 + 25 * 64**3
+    offline = RunSpec(dataset="mnist", architecture="sndcgan", extractor="mnist-cnn")
+    assert host_work(offline)[0] == 3 * 100 * 1000**2  # 10K fakes vs 10K test digits, m = 1000
+    assert host_work(offline)[1] == 3 * 100 * 2 * 1000**2 * 128 + 25 * 128**3  # 128-d
     cifar = RunSpec(dataset="cifar10", architecture="sndcgan", steps=10, eval_every=10)
     assert host_work(cifar) == (3 * 100 * 1000**2, 3 * 100 * 2 * 1000**2 * 2048 + 25 * 2048**3)
     host = {"seconds_per_element": 1e-8, "flops_per_second": 1e10}

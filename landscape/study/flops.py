@@ -18,7 +18,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from landscape.data.base import resolution_of
-from landscape.metrics import digits_cnn
+from landscape.metrics import digits_cnn, mnist_cnn
 from landscape.metrics.protocol import EVAL_BATCH, protocol_for
 from landscape.train import RunSpec
 from landscape.train.update import GanUpdate
@@ -140,7 +140,6 @@ def eval_flops(run: RunSpec, shape: tuple[int, int]) -> float:
     )
 
 
-FEATURE_DIM = {digits_cnn.NAME: 64}  # FID/KID features; Inception's pool_3 has 2048
 SQRTM_FLOPS = 25  # x d^3: FID's matrix square root (Schur method: ~25 d^3)
 
 
@@ -151,21 +150,33 @@ def host_work(run: RunSpec) -> tuple[float, float]:
     root. For Inception features at 10K fakes that is 1.2 TFLOPs, seconds to minutes."""
     protocol = protocol_for(run.dataset, n_samples=run.eval_samples, extractor=run.extractor)
     m = min(protocol.kid_subset_size, protocol.n_fake, protocol.n_real)
-    d = FEATURE_DIM.get(protocol.extractor, 2048)
+    d = extractor(protocol.extractor)[1]
     kernels = 3 * protocol.kid_subsets
     return kernels * m * m, kernels * 2 * m * m * d + SQRTM_FLOPS * d**3
 
 
-@lru_cache(maxsize=8)
+GRAY_NETS = {digits_cnn.NAME: digits_cnn.DigitsNet, mnist_cnn.NAME: mnist_cnn.MnistNet}
+INCEPTION_FEATURES = 2048  # pool_3, the FID/KID features
+
+
 def extractor_flops(name: str) -> float:
-    """FLOPs of the feature extractor on one image: DigitsNet on 32x32 gray, or Inception-v3
-    on 299x299 (torchvision's network, the TF-compatible one's twin in FLOPs) for the rest."""
+    """FLOPs of the feature extractor on one image."""
+    return extractor(name)[0]
+
+
+@lru_cache(maxsize=8)
+def extractor(name: str) -> tuple[float, int]:
+    """(FLOPs on one image, FID/KID feature dimension) of extractor ``name``: the offline gray
+    nets on 32x32, or Inception-v3 on 299x299 (torchvision's network, the TF-compatible one's
+    twin in FLOPs) for any other."""
     with META, _counter() as counter, torch.no_grad():
-        if name == digits_cnn.NAME:
-            digits_cnn.DigitsNet()(torch.zeros(1, 1, 32, 32))
+        if name in GRAY_NETS:
+            features, _ = GRAY_NETS[name]().eval()(torch.zeros(1, 1, 32, 32))
+            dim = features.shape[-1]
         else:
             from torchvision.models import inception_v3
 
             net = inception_v3(weights=None, aux_logits=False, init_weights=False).eval()
             net(torch.zeros(1, 3, 299, 299))
-    return float(counter.get_total_flops())
+            dim = INCEPTION_FEATURES
+    return float(counter.get_total_flops()), int(dim)
