@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument(
         "--configs",
         nargs="+",
@@ -130,6 +131,8 @@ def main() -> None:
         "figures `landscape plan` estimates cost from",
     )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     print(
@@ -150,7 +153,34 @@ def main() -> None:
             if config == "fp32":
                 speeds[arch] = ours
     if args.record:
-        record(speeds, f"{device.type}: {name}", args)
+        host = host_speeds()
+        print(
+            f"host (KID, FID arithmetic): {host['seconds_per_element'] * 1e9:.1f} ns per kernel "
+            f"element, {host['flops_per_second'] / 1e9:.2f} GFLOP/s float64"
+        )
+        record(speeds, host, f"{device.type}: {name}", args)
+
+
+def host_speeds(size: int = 350, subsets: int = 10) -> dict:
+    """Seconds per KID kernel element and float64 FLOPs per second of this host, from KID
+    (landscape.metrics.scores.kid, torch-fidelity's numpy arithmetic) timed on random
+    features of 64 and 1024 dimensions: the first is mostly elements, the second matmul."""
+    from landscape.metrics.scores import kid
+
+    elements, times, flops = 3 * subsets * size * size, [], []
+    for dim in (64, 1024):
+        a, b = (
+            torch.rand(size, dim, dtype=torch.float64),
+            torch.rand(size, dim, dtype=torch.float64),
+        )
+        kid(a, b, subsets=1, subset_size=size)  # warm-up
+        start = time.perf_counter()
+        kid(a, b, subsets=subsets, subset_size=size)
+        times.append(time.perf_counter() - start)
+        flops.append(elements * 2 * dim)
+    per_flop = max((times[1] - times[0]) / (flops[1] - flops[0]), 1e-12)
+    per_element = max((times[0] - flops[0] * per_flop) / elements, 1e-12)
+    return {"seconds_per_element": per_element, "flops_per_second": 1 / per_flop}
 
 
 def cpu_name() -> str:
@@ -162,19 +192,42 @@ def cpu_name() -> str:
         return platform.machine()
 
 
-def record(speeds: dict[str, float], device: str, args: argparse.Namespace) -> None:
-    from landscape.study.cost import THROUGHPUT, load_throughput
+def record(speeds: dict[str, float], host: dict, device: str, args: argparse.Namespace) -> None:
+    """Add one entry per architecture to throughput.json, replacing any for the same
+    architecture, width, batch, resolution and device, and the host's speeds for the device
+    kind (the CPU beside the device computes KID and FID)."""
+    from dataclasses import asdict
 
+    from landscape.study.cost import THROUGHPUT, entries, load_throughput
+
+    kind, _, name = device.partition(":")
+    new = [
+        {
+            "architecture": arch,
+            "width": args.width,
+            "batch": args.batch,
+            "resolution": ARCHITECTURES[arch].resolutions[0],
+            "channels": 3,
+            "device": kind.strip(),
+            "device_name": name.strip(),
+            "steps_per_second": round(speed, 4),
+            "date": time.strftime("%Y-%m-%d"),
+            "torch": torch.__version__,
+        }
+        for arch, speed in speeds.items()
+    ]
+    fields = ("architecture", "width", "batch", "resolution", "device", "device_name")
+    taken = {tuple(e[f] for f in fields) for e in new}
     table = load_throughput()
-    table.update(
-        device=device,
-        date=time.strftime("%Y-%m-%d"),
-        torch=torch.__version__,
-        batch=args.batch,
-        width=args.width,
-    )
-    table.setdefault("architectures", {}).update({a: round(v, 4) for a, v in speeds.items()})
-    THROUGHPUT.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+    old = table.get("entries", []) + [  # the first format: one setting for all, no dates
+        {**asdict(e), "date": table.get("date"), "torch": table.get("torch")}
+        for e in entries({k: v for k, v in table.items() if k != "entries"})
+    ]
+    kept = [e for e in old if tuple(e[f] for f in fields) not in taken]
+    key = lambda e: (e["device"], e["architecture"], -(e["width"] or 0), -(e["batch"] or 0))  # noqa: E731
+    hosts = {**table.get("host", {}), kind.strip(): {**host, "host_name": cpu_name()}}
+    out = {"entries": sorted(kept + new, key=key), "host": hosts}
+    THROUGHPUT.write_text(json.dumps(out, indent=1) + "\n")
     print(f"recorded in {THROUGHPUT}")
 
 

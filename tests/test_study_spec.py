@@ -327,7 +327,8 @@ def test_plan_estimates_device_hours_from_the_measured_speed(tmp_path):
     runs = grid_runs(load_study(write(tmp_path, VALID)))  # 6 runs of 10 steps
     table = {"device": "test gpu", "architectures": {"sndcgan": 0.01}}
     cost = estimate(runs, table)
-    assert cost.hours == pytest.approx(len(runs) * 10 / 0.01 / 3600)
+    assert cost.train_hours == pytest.approx(len(runs) * 10 / 0.01 / 3600)
+    assert cost.hours > cost.train_hours  # 3 evaluations per run (steps 0, 5, 10) on top
     assert cost.device == "test gpu" and not cost.unmeasured
     assert estimate(runs, {"architectures": {}}).unmeasured == ("sndcgan",)
 

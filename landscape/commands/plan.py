@@ -8,7 +8,7 @@ from pathlib import Path
 from optuna.trial import TrialState
 
 from landscape.study import expected_runs, grid_runs, load_study, results_dir, search_cells
-from landscape.study.cost import estimate, load_throughput
+from landscape.study.cost import Estimate, describe, duration, estimate
 from landscape.study.plan import cells, run_spec
 from landscape.study.queue import Queue, counted, default_storage
 
@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="training speed to estimate the cost with (default: the speed "
         "measured by bench/train_step.py --record)",
+    )
+    parser.add_argument(
+        "--device",
+        help="device kind to estimate the cost on, e.g. cuda or cpu (default: cuda when "
+        "speeds measured on it are recorded, else the kind recorded)",
     )
 
 
@@ -52,26 +57,7 @@ def plan(path: Path, args: argparse.Namespace) -> None:
             f"{study.search.trials} trials ({len(left) - len(new)} to train)"
         )
     print(f"  budget: {study.steps} D steps per run, evaluated every {study.eval_every}")
-    cost = estimate(left, steps_per_second=args.steps_per_second)
-    if cost.unmeasured and not cost.hours:
-        print(
-            f"  cost: unknown: no measured speed for {', '.join(cost.unmeasured)}; run "
-            f"bench/train_step.py --record on your GPU, or give --steps-per-second"
-        )
-    else:
-        print(
-            f"  cost: about {cost.hours:,.1f} device-hours for what is left, at the speed "
-            f"measured on: {cost.device}"
-        )
-        if cost.unmeasured:
-            print(f"  (runs of {', '.join(cost.unmeasured)} not counted: no measured speed)")
-        recorded = load_throughput()
-        measured_at = (recorded.get("width"), recorded.get("batch"))
-        if not args.steps_per_second and measured_at != (study.width, study.batch_size):
-            print(
-                f"  (speed measured at width {measured_at[0]}, batch {measured_at[1]}; this "
-                f"study uses width {study.width:g}, batch {study.batch_size}: a rough guide)"
-            )
+    print_cost(estimate(left, steps_per_second=args.steps_per_second, device=args.device))
     if args.list:
         for r in runs:
             mark = "done" if r.run_id in done else "new "
@@ -80,6 +66,37 @@ def plan(path: Path, args: argparse.Namespace) -> None:
                 f"{r.architecture:12s} lr={r.lr:g} b1={r.beta1:g} b2={r.beta2:g} "
                 f"n_disc={r.n_disc} lambda={r.penalty_weight:g} seed={r.seed}"
             )
+
+
+def print_cost(cost: Estimate) -> None:
+    """Per-architecture device time (training + evaluations), a range, and how each figure
+    was reached; runs that could not be costed are named, never silently left out."""
+    if cost.lines:
+        print(f"  cost of what is left, one run after another ({cost.device}):")
+    for line in cost.lines:
+        print(
+            f"    {line.architecture}: {line.runs} runs, {duration(line.hours)} "
+            f"({duration(line.train_hours)} training + {duration(line.eval_hours)} evaluations; "
+            f"{duration(line.low)} to {duration(line.high)}); {describe(line)}"
+        )
+    if cost.lines:
+        print(
+            f"  total: about {cost.hours:,.2f} device-hours ({duration(cost.low)} to "
+            f"{duration(cost.high)}); N devices at once take 1/N of it"
+        )
+    if cost.lines and not cost.host_counted:
+        print(
+            "  (evaluations without KID's and FID's CPU arithmetic: no host speed recorded for "
+            "this device; bench/train_step.py --record times it)"
+        )
+    unmeasured = [a for a in cost.unmeasured if a not in cost.reasons]
+    if unmeasured:
+        print(
+            f"  cost of {', '.join(unmeasured)}: unknown: no speed measured on "
+            f"{cost.device}; run bench/train_step.py --record there, or give --steps-per-second"
+        )
+    for arch, reason in cost.reasons.items():
+        print(f"  cost of {arch}: unknown: {reason}")
 
 
 def search_runs_left(study, queue: Queue | None) -> list:
