@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
+import shutil
 
 import pytest
 import torch
 import yaml
+from conftest import SHARED_DATA, needs_mnist
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from torchvision.transforms.functional import gaussian_blur
 
@@ -16,30 +16,17 @@ from landscape.metrics import mnist_cnn, protocol_for, protocol_of, scores
 from landscape.metrics.extractors import create_extractor
 from landscape.metrics.features import extract
 
-
-def shared_data() -> Path | None:
-    """``shared/data`` beside the project (or beside the folder of its worktrees)."""
-    for folder in Path(__file__).resolve().parents[1:4]:
-        if (folder / "shared" / "data" / "MNIST").is_dir():
-            return folder / "shared" / "data"
-    return None
-
-
-SHARED = shared_data()
-needs_mnist = pytest.mark.skipif(
-    SHARED is None, reason="real MNIST not found in ../shared/data/MNIST (nor one folder up)"
-)
+SHARED = SHARED_DATA
 
 
 @pytest.fixture(scope="module")
-def mnist_cache(tmp_path_factory):
-    """A metrics cache holding mnist-cnn, trained once for this module (and timed)."""
+def mnist_cache(tmp_path_factory, mnist_weights):
+    """A metrics cache holding mnist-cnn, trained once per session (conftest.mnist_weights)."""
     mp = pytest.MonkeyPatch()
     mp.setenv("LANDSCAPE_DATA", str(tmp_path_factory.mktemp("mnist-unpacked")))
     cache = tmp_path_factory.mktemp("mnist-cache")
-    start = time.perf_counter()
-    mnist_cnn.load_or_train(cache / "extractors" / mnist_cnn.WEIGHTS_FILE, SHARED)
-    print(f"mnist-cnn trained in {time.perf_counter() - start:.1f} s")
+    (cache / "extractors").mkdir()
+    shutil.copy(mnist_weights, cache / "extractors" / mnist_cnn.WEIGHTS_FILE)
     yield cache
     mp.undo()
 
