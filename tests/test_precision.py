@@ -87,3 +87,17 @@ def test_precision_values_live_in_one_place_and_fp32_ids_do_not_move():
     with pytest.raises(ValueError, match="unknown precision 'tf16'; choose from: bf16, fp32, tf32"):
         with float32_mode("tf16"):
             pass
+
+
+def test_reference_features_are_strict_float32_inside_a_tf32_block(cache, torch_defaults):
+    """`landscape prepare-stats` and `landscape floor` extract features outside any run."""
+    from landscape.metrics.features import extract
+
+    extractor = Evaluator(protocol_for("digits"), cache_dir=cache).extractor
+    flags = []
+    hook = extractor.register_forward_pre_hook(lambda *_: flags.append(tf32_flags()))
+    with float32_mode("tf32"):
+        extract(extractor, [torch.zeros(2, 1, 32, 32)])
+        assert tf32_flags() == ON
+    hook.remove()
+    assert flags and all(f == OFF for f in flags)

@@ -8,6 +8,8 @@ import torch
 from torch import Tensor
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
+from landscape.train.precision import float32_mode
+
 
 def extractor_input(images: Tensor, *, quantize: bool = False) -> Tensor:
     """Images in [0, 255] (uint8, or float and unquantized) as extractors take them: 3 channels
@@ -24,6 +26,9 @@ def extractor_input(images: Tensor, *, quantize: bool = False) -> Tensor:
 
 
 @torch.no_grad()
+# Every feature, of fakes, of a reference or of a floor, in strict float32: no TF32, whatever
+# the run's precision (a cached reference must be computed the way the fakes are).
+@float32_mode("fp32")
 def extract(
     extractor: FeatureExtractorBase,
     batches: Iterable[Tensor],
