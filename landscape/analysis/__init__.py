@@ -14,6 +14,14 @@ from landscape.analysis.budget import (
     expected_min_without_replacement,
     min_so_far,
 )
+from landscape.analysis.columns import (
+    RANK,
+    header,
+    label,
+    median_column,
+    record_keys,
+    recorded_scores,
+)
 from landscape.analysis.curves import seed_curves
 from landscape.analysis.findings import FINDING_COLUMNS, check_claims, load_claims
 from landscape.analysis.leaderboard import leaderboard, variant_summary
@@ -44,6 +52,7 @@ __all__ = [
     "DRAWS",
     "FINDING_COLUMNS",
     "FINISHED",
+    "RANK",
     "SENTINEL",
     "TOP5_COLUMNS",
     "VARIANT",
@@ -57,12 +66,17 @@ __all__ = [
     "effective_score",
     "expected_min_without_replacement",
     "finished",
+    "header",
     "is_finished",
+    "label",
     "leaderboard",
     "load_claims",
     "load_results",
     "matched_samples",
+    "median_column",
     "min_so_far",
+    "record_keys",
+    "recorded_scores",
     "run_scores",
     "seed_curves",
     "seed_medians",

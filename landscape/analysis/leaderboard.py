@@ -11,9 +11,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from landscape.analysis.columns import RANK, median_column
 from landscape.analysis.scores import finished
 from landscape.analysis.settings import seed_medians, variant_columns
 from landscape.analysis.top import top_settings
+from landscape.scoring import metric_columns
 
 
 def leaderboard(runs: pd.DataFrame, hyper: Sequence[str] = ()) -> pd.DataFrame:
@@ -40,8 +42,9 @@ def leaderboard(runs: pd.DataFrame, hyper: Sequence[str] = ()) -> pd.DataFrame:
 
 def variant_summary(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     """One row per variant: its runs and divergence, its best setting (median and quartiles
-    over seeds), the median of its top-5% settings (seed medians, top.py) and its best single
-    run. ``board`` is ``leaderboard(runs)``."""
+    over seeds, and the other scores' seed medians, e.g. ``is_median``), the median of its
+    top-5% settings (seed medians, top.py) and its best single run. ``board`` is
+    ``leaderboard(runs)``."""
     keys = variant_columns(board)
     if board.empty:
         return pd.DataFrame(columns=[*keys, "n_settings", "n_runs"])
@@ -56,7 +59,9 @@ def variant_summary(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     )
     summary["divergence_rate"] = summary["n_diverged"] / summary["n_runs"]
     best = board[board["best"]].set_index(keys)
-    columns = ["setting", "fid_median", "fid_q25", "fid_q75", "is_median", "n_seeds"]
+    medians = [median_column(c) for c in metric_columns() if c != RANK]
+    medians = [c for c in medians if c in board]
+    columns = ["setting", "fid_median", "fid_q25", "fid_q75", *medians, "n_seeds"]
     summary = summary.join(best[columns].rename(columns={"n_seeds": "best_n_seeds"}))
     top = top_settings(board, keys)
     summary["top5_median"] = top.groupby(keys, sort=False, dropna=False)["fid"].median()

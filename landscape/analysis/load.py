@@ -15,11 +15,13 @@ from typing import Any
 
 import pandas as pd
 
+from landscape.analysis.columns import RANK
 from landscape.analysis.protocols import note_protocol, protocol_names
 from landscape.analysis.read import read_evals, read_json, run_folders, status_columns
 from landscape.analysis.scores import add_scores
 from landscape.analysis.settings import with_origins
 from landscape.records import RUNS_DIR, SENTINEL, STUDY_COPY, RunFiles, Status
+from landscape.scoring import record_columns
 
 STATUS_COLUMNS = ("status", "steps_trained", "diverged_at", "wall_time", "error")
 NOT_HYPER = ("run_id", "study", "origin", "seed")  # config keys that do not define a setting
@@ -107,7 +109,7 @@ def _canonical(value: Any) -> Any:
 
 def _evals_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     evals = pd.DataFrame.from_records(records)
-    for column in ("run_id", "step", "fid", "is_mean", "kid_mean", "protocol"):
+    for column in ("run_id", "step", RANK, "protocol"):
         if column not in evals:
             evals[column] = pd.Series(dtype=object if column in ("run_id", "protocol") else float)
     metrics = [c for c in evals.columns if c not in ("run_id", "step", "time", "protocol")]
@@ -119,5 +121,5 @@ def _evals_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     # a run resumed from a checkpoint repeats the evaluations after it: the last line wins
     evals = evals.drop_duplicates(["run_id", "step"], keep="last")
     evals = evals.sort_values(["run_id", "step"], kind="stable", ignore_index=True)
-    first = ["run_id", "step", "fid", "is_mean", "kid_mean", FLAG]
+    first = ["run_id", "step", *[k for k in record_columns() if k in evals], FLAG]
     return evals[first + [c for c in evals.columns if c not in first]]

@@ -1,8 +1,9 @@
 """A run's score, and the score the aggregations rank it by.
 
 - ``fid`` (the run's score, PAPER.md 7): the minimum FID over all its evaluations, step 0
-  included; sentinel (diverged) evaluations do not count. ``is_mean`` and ``kid_mean`` are taken
-  at that same evaluation (``best_step``). NaN when no evaluation has a finite FID.
+  included; sentinel (diverged) evaluations do not count. Every other registered metric the
+  evaluations recorded (columns.py: ``is_mean``, ``kid_mean``, their spreads, plugins' scores)
+  is taken at that same evaluation (``best_step``). NaN when no evaluation has a finite FID.
 - ``effective_score``: what top-5%, seed medians, budget curves, comparisons and leaderboards
   rank by. As in compare_gan (PAPER.md 7), a diverged run keeps the best FID it reached before
   diverging (its NaN evaluations do not count); a run with no finite FID at all, and a failed
@@ -19,17 +20,18 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from landscape.analysis.columns import RANK, record_keys
 from landscape.records import FINISHED, SCORED
 
-SCORE_COLUMNS = ("fid", "is_mean", "kid_mean", "best_step", "n_evals", "last_eval_step")
+EVAL_COLUMNS = ("best_step", "n_evals", "last_eval_step")  # beside the metrics' columns
 _FINISHED = [s.value for s in FINISHED]
 _SCORED = [s.value for s in SCORED]
 
 
 def add_scores(runs: pd.DataFrame, evals: pd.DataFrame, hyper: Sequence[str]) -> pd.DataFrame:
-    """``runs`` plus the SCORE_COLUMNS and ``setting``, sorted best first (no score last)."""
-    runs = runs.drop(columns=[c for c in SCORE_COLUMNS if c in runs], errors="ignore")
+    """``runs`` plus run_scores' columns and ``setting``, sorted best first (no score last)."""
     scored = run_scores(evals)
+    runs = runs.drop(columns=[c for c in scored if c in runs])
     runs = runs.merge(scored, how="left", left_on="run_id", right_index=True)
     runs["n_evals"] = runs["n_evals"].fillna(0).astype(int)
     runs["setting"] = setting_ids(runs, hyper)
@@ -38,14 +40,15 @@ def add_scores(runs: pd.DataFrame, evals: pd.DataFrame, hyper: Sequence[str]) ->
 
 
 def run_scores(evals: pd.DataFrame) -> pd.DataFrame:
-    """Per run_id: best (minimum finite) FID, IS and KID at that step, evaluation counts."""
+    """Per run_id: the best (minimum finite) FID, the other recorded metrics at that step
+    (columns.record_keys), ``best_step``, ``n_evals`` and ``last_eval_step``."""
     counts = evals.groupby("run_id", sort=False)["step"].agg(n_evals="size", last_eval_step="max")
-    finite = evals[np.isfinite(evals["fid"].to_numpy(dtype=float))]
+    finite = evals[np.isfinite(evals[RANK].to_numpy(dtype=float))]
     # evals are sorted by (run_id, step): the first minimum is the earliest step that reached it
-    best = finite.loc[finite.groupby("run_id", sort=False)["fid"].idxmin()]
-    best = best.set_index("run_id")[["fid", "is_mean", "kid_mean", "step"]]
-    best = best.rename(columns={"step": "best_step"})
-    return counts.join(best, how="left")[list(SCORE_COLUMNS[:4]) + list(SCORE_COLUMNS[4:])]
+    best = finite.loc[finite.groupby("run_id", sort=False)[RANK].idxmin()]
+    keys = record_keys(evals)
+    best = best.set_index("run_id")[[*keys, "step"]].rename(columns={"step": "best_step"})
+    return counts.join(best, how="left")[[*keys, *EVAL_COLUMNS]]
 
 
 def setting_ids(runs: pd.DataFrame, hyper: Sequence[str]) -> pd.Series:

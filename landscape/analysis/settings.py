@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from landscape.analysis.columns import median_column, recorded_scores
 from landscape.analysis.scores import finished
 from landscape.records import AXES, Origin, OriginKind, Status
 
@@ -67,13 +68,17 @@ def seed_medians(runs: pd.DataFrame, hyper: Sequence[str] = ()) -> pd.DataFrame:
     the study, else ``search``), ``origin_name`` and ``trial`` (the smallest search trial
     number), ``n_seeds``, ``n_diverged``, ``n_failed``, ``divergence_rate`` (diverged /
     finished seeds), ``fid_median``, ``fid_q25``, ``fid_q75``, ``fid_min``, ``fid_max``,
-    ``is_median`` (IS at the best step, over the seeds with a finite effective score: ok or
-    diverged, not failed).
+    and per other recorded score (columns.recorded_scores: ``is_mean`` -> ``is_median``, a plugin's
+    ``precision`` -> ``precision_median``) its median at the runs' best step, over the seeds
+    with a finite effective score (ok or diverged, not failed).
     """
     done = with_origins(finished(runs))
     done["_diverged"] = done["status"].eq(Status.DIVERGED)
     done["_failed"] = done["status"].eq(Status.FAILED)
-    done["_is_scored"] = done["is_mean"].where(np.isfinite(done["effective"].to_numpy(float)))
+    scored = np.isfinite(done["effective"].to_numpy(float))
+    others = {c: median_column(c) for c in recorded_scores(done, rank=False)}
+    for column in others:
+        done[f"_score_{column}"] = pd.to_numeric(done[column], errors="coerce").where(scored)
     groups = done.groupby("setting", sort=False)
     eff = groups["effective"]
     table = pd.DataFrame(
@@ -86,7 +91,7 @@ def seed_medians(runs: pd.DataFrame, hyper: Sequence[str] = ()) -> pd.DataFrame:
             "fid_q75": eff.quantile(0.75),
             "fid_min": eff.min(),
             "fid_max": eff.max(),
-            "is_median": groups["_is_scored"].median(),
+            **{median: groups[f"_score_{c}"].median() for c, median in others.items()},
         }
     )
     stats = ["fid_median", "fid_q25", "fid_q75"]

@@ -19,9 +19,17 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="how many runs the study will have in all (for partial reports)",
     )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where `landscape floor` cached the real-data floors "
+        "(default: $LANDSCAPE_CACHE, else ~/.cache/landscape)",
+    )
     args = parser.parse_args(argv)
     try:
-        path = write_report(args.results_dir, expected_runs=args.expected_runs)
+        path = write_report(
+            args.results_dir, expected_runs=args.expected_runs, cache_dir=args.cache_dir
+        )
     except FileNotFoundError as err:
         print(f"landscape report: {err}", file=sys.stderr)
         return 2

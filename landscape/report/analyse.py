@@ -29,6 +29,7 @@ from landscape.analysis import (
 )
 from landscape.analysis.matched import RESAMPLES
 from landscape.claims import Claim
+from landscape.scoring import read_floor
 
 MAX_CURVES = 6  # training curves of the best settings of this many variants
 MAX_SAMPLES = 12  # sample grids of the best runs of this many variants
@@ -50,18 +51,29 @@ class ProtocolAnalysis:
     curves: pd.DataFrame | None = None
     curve_labels: dict[str, str] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
+    floor: dict[str, Any] | None = None  # the protocol's real-data floor (scoring.read_floor)
 
 
 def analyse(
-    results: Results, *, draws: int = DRAWS, seed: int = 0, resamples: int = RESAMPLES
+    results: Results,
+    *,
+    draws: int = DRAWS,
+    seed: int = 0,
+    resamples: int = RESAMPLES,
+    cache_dir: str | Path | None = None,
 ) -> list[ProtocolAnalysis]:
     """One ProtocolAnalysis per protocol name found, in name order. The study's claims are
-    read from the study file copied beside the results (analysis/findings.py)."""
+    read from the study file copied beside the results (analysis/findings.py); each protocol's
+    real-data floor from the cache (``cache_dir``, default $LANDSCAPE_CACHE)."""
     claims = load_claims(results.root, results.runs, results.problems)
-    return [
-        analyse_protocol(results, name, draws=draws, seed=seed, resamples=resamples, claims=claims)
-        for name in results.protocol_names()
-    ]
+    out = []
+    for name in results.protocol_names():
+        pa = analyse_protocol(
+            results, name, draws=draws, seed=seed, resamples=resamples, claims=claims
+        )
+        pa.floor = read_floor(name, cache_dir)
+        out.append(pa)
+    return out
 
 
 def analyse_protocol(

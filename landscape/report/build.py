@@ -28,13 +28,15 @@ def write_report(
     expected_runs: int | None = None,
     targets: pd.DataFrame | None = None,
     draws: int = DRAWS,
+    cache_dir: str | Path | None = None,
 ) -> Path:
     """Read ``results_dir``, write the report files into it and return report.html's path.
 
     ``expected_runs``: how many runs the study will have in all, so a partial report can say
     how many are still to come. ``targets``: published scores (columns dataset, architecture,
     loss, normalization, penalty, published_fid) to show beside ours; by default those of the
-    study's ``targets:`` (``targets.csv`` in the folder)."""
+    study's ``targets:`` (``targets.csv`` in the folder). ``cache_dir``: where ``landscape
+    floor`` cached the real-data floors (default $LANDSCAPE_CACHE, else ~/.cache/landscape)."""
     targets_csv = Path(results_dir) / "targets.csv"  # written by `landscape run`
     if targets is None and targets_csv.exists():
         targets = pd.read_csv(targets_csv)
@@ -42,7 +44,10 @@ def write_report(
         check_targets(targets)
     results = load_results(results_dir)
     return publish(
-        results, analyse(results, draws=draws), expected_runs=expected_runs, targets=targets
+        results,
+        analyse(results, draws=draws, cache_dir=cache_dir),
+        expected_runs=expected_runs,
+        targets=targets,
     )
 
 

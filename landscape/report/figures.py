@@ -10,6 +10,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from landscape.analysis import RANK
+from landscape.report.floors import LABEL as FLOOR_LABEL
+from landscape.scoring import METRICS
+
 DPI = 100
 MAX_BOXES = 20  # more boxes than this are unreadable: the best ones are drawn
 MAX_LINES = 8
@@ -22,10 +26,26 @@ def png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def top5_figure(top: pd.DataFrame, column: str, title: str) -> bytes:
+def floor_line(ax, floor: float | None) -> None:
+    """The real-data floor (an FID) as a dashed horizontal line, labelled at its right end."""
+    if floor is None:
+        return
+    ax.axhline(floor, c="k", ls="--", lw=1, label="_" + FLOOR_LABEL)
+    ax.text(
+        0.995,
+        floor,
+        f"{FLOOR_LABEL} {floor:.2f}",
+        transform=ax.get_yaxis_transform(),
+        ha="right",
+        va="bottom",
+        fontsize=7,
+    )
+
+
+def top5_figure(top: pd.DataFrame, column: str, title: str, floor: float | None = None) -> bytes:
     """Box plots of the top-5% settings' FID (seed medians; top_settings), one box per value of
     ``column``, best median first. Settings in the selection at +inf (most seeds failed or
-    without a finite FID) are counted under their box."""
+    without a finite FID) are counted under their box. ``floor``: the real-data floor's FID."""
     groups = {v: g["fid"].to_numpy(float) for v, g in top.groupby(column, sort=False)}
     order = sorted(groups, key=lambda v: (_median(groups[v]), str(v)))[:MAX_BOXES]
     fig = Figure(figsize=(max(4.0, 0.9 * len(order) + 1.5), 3.6), layout="constrained")
@@ -52,12 +72,14 @@ def top5_figure(top: pd.DataFrame, column: str, title: str) -> bytes:
     ax.set_title(title + shown, fontsize=10)
     ax.set_ylabel("seed-median FID, best 5% of settings\n(lower is better)", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
+    floor_line(ax, floor)
     return png(fig)
 
 
-def budget_figure(curves: pd.DataFrame, title: str) -> bytes:
+def budget_figure(curves: pd.DataFrame, title: str, floor: float | None = None) -> bytes:
     """Expected best FID after k settings, one line (mean over draws) and band (quartiles)
-    per value; a dotted line marks where the fixed grid ends and search proposals begin."""
+    per value; a dotted line marks where the fixed grid ends and search proposals begin, a
+    dashed one the real-data floor's FID (``floor``)."""
     finals = curves.groupby("value", sort=False)["mean"].last().sort_values()
     shown = list(finals.index[:MAX_LINES])
     fig = Figure(figsize=(8.4, 3.8), layout="constrained")
@@ -80,14 +102,19 @@ def budget_figure(curves: pd.DataFrame, title: str) -> bytes:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("expected best FID")
     ax.grid(alpha=0.3)
+    floor_line(ax, floor)
     fig.legend(fontsize=8, loc="outside right upper")
     return png(fig)
 
 
-def curves_figure(curves: pd.DataFrame, labels: Mapping[str, str], title: str) -> bytes:
+def curves_figure(
+    curves: pd.DataFrame, labels: Mapping[str, str], title: str, floor: float | None = None
+) -> bytes:
     """FID and IS against the training step for the given settings: median over seeds, with
-    the range over seeds as a band."""
-    panels = [("fid", "FID (log scale)"), ("is_mean", "Inception score")]
+    the range over seeds as a band; the FID panel draws the real-data floor (``floor``)."""
+    panels = [(RANK, "FID (log scale)")]
+    if "is" in METRICS:  # the Inception score, as registered
+        panels.append((METRICS["is"].columns[0], "Inception score"))
     panels = [p for p in panels if f"{p[0]}_median" in curves]
     fig = Figure(figsize=(12.5, 3.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
@@ -102,7 +129,9 @@ def curves_figure(curves: pd.DataFrame, labels: Mapping[str, str], title: str) -
         ax.set_xlabel("discriminator step")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
-        if metric == "fid" and (curves["fid_median"] > 0).any():
+        if metric == RANK:
+            floor_line(ax, floor)
+        if metric == RANK and (curves[f"{RANK}_median"] > 0).any():
             ax.set_yscale("log")
             ax.yaxis.set_major_formatter(FuncFormatter(_log_label))
             ax.yaxis.set_minor_formatter(FuncFormatter(_log_label))

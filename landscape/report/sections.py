@@ -11,10 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from landscape.analysis import RANK, header, median_column, recorded_scores
 from landscape.records import Status
 from landscape.report.analyse import ProtocolAnalysis
 from landscape.report.comparisons import comparison_tables, findings_table
 from landscape.report.figures import budget_figure, curves_figure, forest_figure, top5_figure
+from landscape.report.floors import floor_fid, floor_text
 from landscape.report.tables import Column, table_html
 
 SETTINGS_PER_VARIANT = 10  # the leaderboard's settings table shows this many per variant
@@ -41,8 +43,10 @@ def data_uri(data: bytes) -> str:
 
 
 def protocol_block(pa: ProtocolAnalysis, fig_dir: Path, hyper: list[str]) -> dict[str, Any]:
-    """The template's dict for one protocol (figures are drawn and written here)."""
+    """The template's dict for one protocol (figures are drawn and written here). Every FID
+    figure but the forest plot (a difference) draws the real-data floor, when there is one."""
     name = slug(pa.name)
+    floor = floor_fid(pa.floor)
     block: dict[str, Any] = {
         "name": pa.name,
         "slug": name,
@@ -54,14 +58,14 @@ def protocol_block(pa: ProtocolAnalysis, fig_dir: Path, hyper: list[str]) -> dic
         figure(
             fig_dir,
             f"top5_{name}_{c}.png",
-            top5_figure(pa.top[c], c, f"Best 5% of settings by {c}"),
+            top5_figure(pa.top[c], c, f"Best 5% of settings by {c}", floor),
             c,
         )
         for c in pa.compared
         if c in pa.top and not pa.top[c].empty
     ]
     block["budget"] = [
-        figure(fig_dir, f"budget_{name}_{c}.png", budget_figure(pa.budget[c], f"By {c}"), c)
+        figure(fig_dir, f"budget_{name}_{c}.png", budget_figure(pa.budget[c], f"By {c}", floor), c)
         for c in pa.compared
         if c in pa.budget and not pa.budget[c].empty
     ]
@@ -73,7 +77,8 @@ def protocol_block(pa: ProtocolAnalysis, fig_dir: Path, hyper: list[str]) -> dic
     block["findings"] = findings_table(pa.findings, name)
     block["curves"] = None
     if pa.curves is not None and not pa.curves.empty:
-        data = curves_figure(pa.curves, pa.curve_labels, "Best setting of the best variants")
+        title = "Best setting of the best variants"
+        data = curves_figure(pa.curves, pa.curve_labels, title, floor)
         block["curves"] = figure(fig_dir, f"curves_{name}.png", data, "training curves")
     block["samples"] = [sample_card(card) for card in pa.samples]
     block["n_variants"] = len(pa.summary)
@@ -102,6 +107,7 @@ def protocol_rows(pa: ProtocolAnalysis) -> list[tuple[str, str]]:
         ("generated images", str(info.get("fakes", "—"))),
         ("feature extractor", str(info.get("extractor", "— (no evaluation recorded yet)"))),
         ("library versions", ", ".join(f"{k} {v}" for k, v in versions.items()) or "—"),
+        ("real-data floor", floor_text(pa.floor, info, datasets)),
     ]
     return [(k, v) for k, v in rows if not (k == "generated images" and v == "—")]
 
@@ -142,7 +148,11 @@ def leaderboard_table(pa: ProtocolAnalysis, name: str) -> Any:
         Column("fid_q25", "Q1", "fid"),
         Column("fid_q75", "Q3", "fid"),
         Column("best_n_seeds", "seeds", "int"),
-        Column("is_median", "IS", "num"),
+        *[
+            Column(median_column(c), header(c), "num")
+            for c in recorded_scores(pa.runs, rank=False)
+            if median_column(c) in pa.summary
+        ],
         Column("top5_median", "top-5% settings: median", "fid"),
         Column("n_settings", "settings", "int"),
         Column("n_runs", "finished runs", "int"),
@@ -175,9 +185,8 @@ def runs_table(pa: ProtocolAnalysis, name: str, varying: list[str]) -> Any:
     columns = [
         Column("run_id", "run", "run"),
         Column("status", "status", "status"),
-        Column("fid", "FID", "fid"),
-        Column("is_mean", "IS", "num"),
-        Column("kid_mean", "KID", "num"),
+        Column(RANK, header(RANK), "fid"),  # the score that ranks runs; the others beside it
+        *[Column(c, header(c), "num") for c in recorded_scores(pa.runs, rank=False)],
         Column("best_step", "best step", "int"),
         Column("steps_trained", "steps", "int"),
         Column("wall_time", "wall s", "int"),

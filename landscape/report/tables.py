@@ -18,9 +18,11 @@ from landscape.analysis import (
     FINDING_COLUMNS,
     TOP5_COLUMNS,
     Results,
+    record_keys,
     top5_table,
 )
 from landscape.atomic import atomic_path
+from landscape.scoring import record_columns
 
 ANALYSIS_CSVS = ("top5", "budget", "comparisons", "findings")
 
@@ -96,14 +98,13 @@ def table_html(
 
 
 def write_csvs(results: Results, board: pd.DataFrame, out: Path) -> dict[str, Path]:
-    """runs.csv, evals.csv and leaderboard.csv in ``out``; returns name -> path."""
+    """runs.csv, evals.csv and leaderboard.csv in ``out``; returns name -> path. A registered
+    metric that no evaluation recorded has no column in runs.csv."""
     paths = {name: out / f"{name}.csv" for name in ("runs", "evals", "leaderboard")}
     front = [
         "run_id",
         "status",
-        "fid",
-        "is_mean",
-        "kid_mean",
+        *record_keys(results.runs),  # every recorded metric at the best-FID step
         "best_step",
         "steps_trained",
         "wall_time",
@@ -118,7 +119,8 @@ def write_csvs(results: Results, board: pd.DataFrame, out: Path) -> dict[str, Pa
         "setting",
     ]
     runs = results.runs
-    runs = runs[[c for c in front if c in runs] + [c for c in runs if c not in front]]
+    left_out = {*front, *record_columns()}  # a metric recorded at no best step: no column
+    runs = runs[[c for c in front if c in runs] + [c for c in runs if c not in left_out]]
     _atomic_csv(runs, paths["runs"])
     _atomic_csv(results.evals, paths["evals"])
     _atomic_csv(board, paths["leaderboard"])
