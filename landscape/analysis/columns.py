@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from landscape.scoring import METRICS, metric_columns, record_columns
+from landscape.scoring import column_labels, metric_columns, record_columns
 
 RANK = "fid"  # the score that ranks runs (PAPER.md 7); every other score is reported beside it
 ARROWS = {"lower": "↓", "higher": "↑"}
@@ -37,11 +37,9 @@ def median_column(column: str) -> str:
 
 
 def label(column: str) -> str:
-    """A score's short name: its metric's name when the metric has this one column (upper case
-    when it is an acronym of up to 3 letters: FID, IS, KID), else the column."""
-    owner = next((m for m in METRICS.values() if column in m.columns), None)
-    name = owner.name if owner is not None and owner.columns == (column,) else column
-    return name.upper() if len(name) <= 3 else name
+    """A score's title, as its metric registered it (``FID``, ``IS``, ``MS-SSIM``; a column
+    without a declared title is its own)."""
+    return column_labels().get(column, column)
 
 
 def header(column: str, suffix: str = "") -> str:
