@@ -15,13 +15,20 @@ MARKERS = (RUNS_DIR, STUDY_COPY, JOURNAL)  # what `landscape run` writes in a re
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", type=Path, help="a study's results folder")
     parser.add_argument("--expected-runs", type=int, help="runs the study will have in total")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="where `landscape floor` cached the real-data floors (default: $LANDSCAPE_CACHE, "
+        "else ~/.cache/landscape)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from landscape.report import write_report
 
     check_results_folder(args.results)
-    print(f"report: {write_report(args.results, expected_runs=args.expected_runs)}")
+    path = write_report(args.results, expected_runs=args.expected_runs, cache_dir=args.cache_dir)
+    print(f"report: {path}")
     return 0
 
 
