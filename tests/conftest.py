@@ -93,8 +93,9 @@ def one_thread():
 def restore_registries():
     """Undo every registration (and plugin import) a test makes, so tests stay independent."""
     from landscape import DATASETS  # here, not at the top: it imports torchvision (slow)
+    from landscape.scoring import METRICS
 
-    registries = (LOSSES, PENALTIES, NORMALIZATIONS, ARCHITECTURES, DATASETS)
+    registries = (LOSSES, PENALTIES, NORMALIZATIONS, ARCHITECTURES, DATASETS, METRICS)
     saved = [dict(r._entries) for r in registries]
     loaded = dict(plugins._LOADED)
     modules = set(sys.modules)

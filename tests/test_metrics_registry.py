@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -25,11 +26,8 @@ def fakes_seen(inputs):
 
 @pytest.fixture
 def own_metrics(restore_registries):
-    """Undo metric registrations (restore_registries undoes plugin imports)."""
-    saved = dict(METRICS._entries)
+    """Undo metric registrations and plugin imports (restore_registries does both)."""
     yield
-    METRICS._entries.clear()
-    METRICS._entries.update(saved)
 
 
 def test_built_in_metrics_keep_the_evaluation_record_keys():
@@ -83,6 +81,20 @@ def test_a_metric_from_a_plugin_file_appears_in_the_evaluation_record(cache, tmp
     record = Evaluator(protocol, cache_dir=cache)(G)
     assert record["fakes_seen"] == 100.0
     assert diverged(protocol)["fakes_seen"] == EVAL_DIVERGED
+
+
+def test_the_readme_metric_plugin_works_as_printed(cache, tmp_path, own_metrics):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (code,) = re.findall(r"```python\n# my_metrics.py\n(.*?)```", readme, re.S)
+    (tmp_path / "my_metrics.py").write_text(code)
+    load_plugin(tmp_path / "my_metrics.py")
+    assert metric_columns()["feature_spread"] == "higher"
+    G = ARCHITECTURES["sndcgan"](resolution=32, channels=1, norm="none", width=1 / 16).generator
+    record = Evaluator(protocol_for("digits", n_samples=100), cache_dir=cache)(G)
+    assert record["feature_spread"] > 0 and math.isfinite(record["feature_spread"])
 
 
 def test_bad_registrations_name_what_is_wrong(own_metrics):
