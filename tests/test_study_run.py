@@ -260,7 +260,8 @@ def test_a_fresh_claim_is_not_taken_for_a_lost_one(tmp_path):
     queue.add_grid(grid_runs(study)[:1])
     (waiting,) = queue.grid.get_trials(states=(optuna.trial.TrialState.WAITING,))
     # the moment between taking a claim and stamping it with its worker and heartbeat
-    assert queue.storage.set_trial_state_values(waiting._trial_id, optuna.trial.TrialState.RUNNING)
+    trial_id = queue.trial_id(queue.grid, waiting.number)
+    assert queue.storage.set_trial_state_values(trial_id, optuna.trial.TrialState.RUNNING)
     assert queue.reclaim_stale() == 0
     assert queue.counts() == Counter({"running": 1})
 
