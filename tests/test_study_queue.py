@@ -246,3 +246,35 @@ def test_the_worker_command_line_is_unchanged_by_a_relative_results_folder(tmp_p
     assert command[: len(CLI)] == CLI
     storage = command[command.index("--storage") + 1]
     assert storage.startswith("journal:/") and storage.endswith("results/tiny/optuna.journal")
+
+
+def test_damage_appearing_while_the_queue_is_open_is_a_message(tmp_path):
+    study = load_study(write_study(tmp_path, TINY))
+    queue = Queue(study, default_storage(tmp_path / "tiny"), tmp_path / "tiny")
+    queue.add_grid(grid_runs(study))
+    journal = tmp_path / "tiny" / JOURNAL
+    with open(journal, "ab") as f:
+        f.write(b"\xff garbage\n")
+    with pytest.raises(StorageError, match=rf"journal {journal}: line \d+ is not UTF-8"):
+        queue.counts()
+
+
+def test_a_search_proposal_whose_worker_died_before_naming_its_run_is_void(tmp_path):
+    import socket
+
+    from landscape.study.queue import Attr
+
+    data = {**TINY, "seeds": [0], "search": SEARCH}
+    study = load_study(write_study(tmp_path, data))
+    queue = Queue(study, default_storage(tmp_path / "tiny"), tmp_path / "tiny")
+    (_, search), *_ = queue.searches
+    trial = search.ask()  # asked, then the worker died before it set the run's attrs
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    trial_id = queue.trial_id(search, trial.number)
+    queue.storage.set_trial_user_attr(trial_id, Attr.WORKER, f"{socket.gethostname()}:{dead.pid}")
+    assert queue.counts() == {"running": 1}
+    queue.reclaim_stale()
+    assert queue.counts() == {}  # the budget place is free again
+    claim = queue.claim()
+    assert claim.spec.origin.startswith("search:") and claim.number == trial.number + 1

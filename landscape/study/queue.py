@@ -273,7 +273,9 @@ class Queue:
                 dead = (w_host == host and pid.isdigit() and not _alive(int(pid))) or (
                     time.time() - beat > HEARTBEAT_GRACE
                 )
-                if dead and Attr.SPEC in t.user_attrs:
+                if dead and Attr.SPEC not in t.user_attrs:  # died while proposing it
+                    self._void(study, self.trial_id(study, t.number), t.number, "proposal lost")
+                elif dead:
                     spec = RunSpec.from_dict(json.loads(t.user_attrs[Attr.SPEC]))
                     trial_id = self.trial_id(study, t.number)
                     attempt = t.user_attrs.get(Attr.ATTEMPT, 1)

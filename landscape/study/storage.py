@@ -92,13 +92,28 @@ def open_journal(path: Path) -> JournalStorage:
         with lock:
             check_journal(path)
             _drop_dangling_optuna_lock(path)
-            backend = JournalFileBackend(str(path), lock_obj=lock)
+            backend = CheckedJournal(str(path), lock_obj=lock)
         return JournalStorage(backend)
     except OSError as error:
         raise StorageError(
             f"journal {path}: {error.strerror or error}. The study's results folder must be "
             f"writable (a worker records every run in it)"
         ) from None
+
+
+class CheckedJournal(JournalFileBackend):
+    """Optuna's journal file, whose damage (appearing while a worker runs) is a StorageError
+    naming the file and the line, as at opening."""
+
+    def __init__(self, file_path: str, lock_obj: JournalLock) -> None:
+        super().__init__(file_path, lock_obj=lock_obj)
+        self.path = Path(file_path)
+
+    def read_logs(self, log_number_from: int):
+        try:
+            yield from super().read_logs(log_number_from)
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as error:
+            raise StorageError(damage(self.path) or f"journal: {error}") from None
 
 
 class JournalLock:
@@ -169,13 +184,10 @@ def check_journal(path: Path) -> None:
     data = path.read_bytes()
     if not data:
         return
-    lines = data.split(b"\n")
-    torn = lines.pop()  # b"" when the file ends with a newline
-    for number, line in enumerate(lines, start=1):
-        try:
-            json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise StorageError(corrupt_message(path, number, error)) from None
+    problem = damage(path, data)
+    if problem:
+        raise StorageError(problem)
+    torn = data.rsplit(b"\n", 1)[-1]  # b"" when the file ends with a newline
     if torn:
         copy = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%d-%H%M%S')}")
         shutil.copy2(path, copy)
@@ -188,6 +200,17 @@ def check_journal(path: Path) -> None:
             f"the original is kept as {copy.name}",
             flush=True,
         )
+
+
+def damage(path: Path, data: bytes | None = None) -> str | None:
+    """What is wrong with the journal's complete lines (a torn last line aside), or None."""
+    data = path.read_bytes() if data is None else data
+    for number, line in enumerate(data.split(b"\n")[:-1], start=1):
+        try:
+            json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return corrupt_message(path, number, error)
+    return None
 
 
 def corrupt_message(path: Path, line: int, error: Exception) -> str:
