@@ -278,3 +278,17 @@ def test_a_search_proposal_whose_worker_died_before_naming_its_run_is_void(tmp_p
     assert queue.counts() == {}  # the budget place is free again
     claim = queue.claim()
     assert claim.spec.origin.startswith("search:") and claim.number == trial.number + 1
+
+
+def test_a_claim_taken_for_lost_meanwhile_is_queued_again_not_recorded_twice(tmp_path):
+    study = load_study(write_study(tmp_path, {**TINY, "seeds": [0]}))
+    queue = Queue(study, default_storage(tmp_path / "tiny"), tmp_path / "tiny")
+    queue.add_grid(grid_runs(study)[:1])
+    slow = queue.claim()
+    queue.release(slow, "worker lost")  # what another worker's reclaim_stale does
+    assert not queue.progress(slow, 3, 9.0)
+    assert not queue.complete(slow, 9.0, {})  # the run goes back: its folder holds the result
+    assert queue.counts() == {"queued": 1}
+    again = queue.claim()
+    assert again.spec.run_id == slow.spec.run_id and queue.complete(again, 9.0, {})
+    assert queue.counts() == {"done": 1}

@@ -196,22 +196,36 @@ class Queue:
         except optuna.exceptions.UpdateFinishedTrialError:
             return False
 
-    def progress(self, claim: Claim, step: int, value: float) -> None:
-        """An intermediate score (the FID of the evaluation at ``step``)."""
-        self.storage.set_trial_intermediate_value(claim.trial_id, step, value)
+    def progress(self, claim: Claim, step: int, value: float) -> bool:
+        """An intermediate score (the FID of the evaluation at ``step``); False once the trial
+        was ended elsewhere (``complete`` then queues the run again)."""
+        try:
+            self.storage.set_trial_intermediate_value(claim.trial_id, step, value)
+            return True
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False
 
     # -- finishing --------------------------------------------------------------------------
     def complete(self, claim: Claim, value: float, attrs: dict[str, Any]) -> bool:
-        """Record the run's result. False when another worker took this claim for a lost one:
-        the run is queued again, and whoever takes it records it without training."""
+        """Record the run's result. False when another worker took this claim for a lost one
+        (and queued it again: whoever takes it records it from its folder without training)."""
         try:
             for key, item in attrs.items():
                 self.storage.set_trial_user_attr(claim.trial_id, str(key), item)
             claim.study.tell(claim.number, value)
             return True
         except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
-            self.requeue(claim, claim.attempt)
+            if not self._held_elsewhere(claim):
+                self.requeue(claim, claim.attempt)
             return False
+
+    def _held_elsewhere(self, claim: Claim) -> bool:
+        """Whether another live trial (waiting, running or complete) stands for the run."""
+        return any(
+            t.user_attrs.get(Attr.RUN_ID) == claim.spec.run_id and t.number != claim.number
+            for t in counted(claim.study)
+            if t.state in (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
+        )
 
     def fail(self, claim: Claim, message: str) -> None:
         """Record the run as failed for good, with its error."""
