@@ -292,3 +292,17 @@ def test_a_claim_taken_for_lost_meanwhile_is_queued_again_not_recorded_twice(tmp
     again = queue.claim()
     assert again.spec.run_id == slow.spec.run_id and queue.complete(again, 9.0, {})
     assert queue.counts() == {"done": 1}
+
+
+def test_status_shows_each_running_run_at_its_last_reported_step(tmp_path, landscape):
+    from landscape.study.worker import last_step
+
+    path, results = queued(tmp_path, landscape, {**TINY, "seeds": [0]})
+    queue = Queue(load_study(path), default_storage(results), results)
+    claim = queue.claim()
+    log = tmp_path / "train.jsonl"
+    log.write_text('{"step": 2}\n{"step": 4}\n{"step": 6, "loss')  # the last line is torn
+    assert last_step(log) == 4 and last_step(tmp_path / "absent.jsonl") is None
+    assert queue.heartbeat(claim, last_step(log))
+    code, out, _ = landscape("status", path.name)
+    assert code == 0 and f"running: {claim.spec.run_id} ({claim.spec.origin}) at step 4" in out

@@ -38,5 +38,8 @@ def run(args: argparse.Namespace) -> int:
         f"study {study.name}: {done} done, {running} running, {failed} failed, "
         f"{max(total - done - failed - running, 0)} left of {total}"
     )
+    for run_id, origin, worker, step in queue.running():
+        at = f"at step {step}" if step is not None else "starting"
+        print(f"  running: {run_id} ({origin or 'manual'}) {at} on {worker}")
     print_failures(queue)
     return 0

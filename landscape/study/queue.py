@@ -294,6 +294,20 @@ class Queue:
             if t.state in states
         }
 
+    def running(self) -> list[tuple[str, str, str, int | None]]:
+        """(run_id, origin, worker, last step reported) of every run being trained."""
+        return [
+            (
+                t.user_attrs.get(Attr.RUN_ID, "(proposal)"),
+                t.user_attrs.get(Attr.ORIGIN, ""),
+                t.user_attrs.get(Attr.WORKER, "?"),
+                t.user_attrs.get(Attr.STEP),
+            )
+            for s in self.studies()
+            for t in counted(s)
+            if t.state == TrialState.RUNNING
+        ]
+
     def failures(self) -> list[tuple[str, str, str]]:
         """(run_id, origin, error) of every failed run."""
         return [

@@ -93,7 +93,7 @@ class Worker:
             lock.release()
             self.queue.release(claim, f"worker could not start it: {error}")
             raise WorkerCannotRun(str(error)) from error
-        beat = _Heartbeat(self.queue, claim)
+        beat = _Heartbeat(self.queue, claim, run_dir(self.results, spec.run_id))
         try:
             result = train(
                 spec,
@@ -198,18 +198,31 @@ def best_metrics(best: dict[str, Any] | None) -> dict[str, float]:
     }
 
 
-class _Heartbeat:
-    """Tells the storage every HEARTBEAT_EVERY seconds that this claim is alive."""
+def last_step(log: Path) -> int | None:
+    """The step of the last complete line of a train log (None before the first)."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            lines = f.read().split(b"\n")[:-1]
+        return int(json.loads(lines[-1])["step"]) if lines else None
+    except (OSError, ValueError, KeyError):
+        return None
 
-    def __init__(self, queue: Queue, claim: Claim) -> None:
+
+class _Heartbeat:
+    """Tells the storage every HEARTBEAT_EVERY seconds that this claim is alive, and the last
+    step its train log reached."""
+
+    def __init__(self, queue: Queue, claim: Claim, folder: Path) -> None:
         self.queue, self.claim, self.done = queue, claim, threading.Event()
+        self.log = folder / RunFiles.TRAIN_LOG
         self.thread = threading.Thread(target=self._beat, daemon=True)
         self.thread.start()
 
     def _beat(self) -> None:
         while not self.done.wait(HEARTBEAT_EVERY):
             try:
-                if not self.queue.heartbeat(self.claim):
+                if not self.queue.heartbeat(self.claim, last_step(self.log)):
                     return  # the trial was ended elsewhere; the run itself decides
             except Exception:  # a storage hiccup: the next beat tries again
                 continue
