@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from landscape.study import load_study, run_study
+from landscape.study.queue import FAILED
 from landscape.study.runner import visible_gpus
 from landscape.study.storage import check_url
 
@@ -90,4 +91,4 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
-    return 1 if counts.get("failed") or counts.get("worker_errors") else 0
+    return 1 if counts.get(FAILED) or counts.get("worker_errors") else 0

@@ -15,7 +15,7 @@ import optuna
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from landscape.records import AXES
+from landscape.records import AXES, Status
 from landscape.train import RunSpec
 
 
@@ -37,7 +37,8 @@ class Attr(StrEnum):
 
 
 # The four states `counts` reports, by the Optuna state of the trial standing for a run.
-DONE, FAILED, RUNNING, QUEUED = "done", "failed", "running", "queued"
+DONE, QUEUED = "done", "queued"  # done: ok or diverged (Status.scored)
+FAILED, RUNNING = Status.FAILED.value, Status.RUNNING.value
 COUNT_OF = {
     TrialState.COMPLETE: DONE,
     TrialState.FAIL: FAILED,
