@@ -25,6 +25,7 @@ _PUBLIC = {
     "LossPair": "landscape.variants",
     "Normalization": "landscape.variants",
     "Registry": "landscape.registry",
+    "SAMPLERS": "landscape.study.samplers",
     "UnknownNameError": "landscape.registry",
     "load_plugin": "landscape.plugins",
 }

@@ -78,8 +78,13 @@ def test_two_workers_train_every_run_exactly_once(tmp_path):
         run = results / "runs" / t.user_attrs["run_id"]
         assert raw_steps(run) == [1, 2, 3, 4, 5, 6]  # trained once, never restarted
         assert json.loads((run / "status.json").read_text())["status"] == "ok"
-        assert t.value == min(e["fid"] for e in map(json.loads, (run / "evals.jsonl").open()))
+        evals = list(map(json.loads, (run / "evals.jsonl").open()))
+        assert t.value == min(e["fid"] for e in evals)
         assert sorted(t.intermediate_values) == [0, 3, 6]
+        best = min(evals, key=lambda e: e["fid"])  # every metric of it reaches the trial
+        metrics = {k for k, v in best.items() if isinstance(v, float) and k not in ("time",)}
+        assert {"fid", "is_mean", "kid_mean"} <= metrics
+        assert all(t.user_attrs[k] == best[k] for k in metrics - {"eval_seconds"})
     assert (results / "study.yaml").read_bytes() == path.read_bytes()
     root = ["--results", str(tmp_path / "results")]
     status = cli("status", str(path), *root)
@@ -260,7 +265,8 @@ def test_a_fresh_claim_is_not_taken_for_a_lost_one(tmp_path):
     queue.add_grid(grid_runs(study)[:1])
     (waiting,) = queue.grid.get_trials(states=(optuna.trial.TrialState.WAITING,))
     # the moment between taking a claim and stamping it with its worker and heartbeat
-    assert queue.storage.set_trial_state_values(waiting._trial_id, optuna.trial.TrialState.RUNNING)
+    trial_id = queue.trial_id(queue.grid, waiting.number)
+    assert queue.storage.set_trial_state_values(trial_id, optuna.trial.TrialState.RUNNING)
     assert queue.reclaim_stale() == 0
     assert queue.counts() == Counter({"running": 1})
 

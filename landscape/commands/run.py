@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 from landscape.study import load_study, run_study
+from landscape.study.queue import FAILED
 from landscape.study.runner import visible_gpus
+from landscape.study.storage import check_url
 
 HELP = "run a study file with N parallel workers and write its report"
 
@@ -45,6 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="root of the results folders (default: results/)",
     )
     parser.add_argument("--no-report", action="store_true", help="do not write the report")
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="queue the runs recorded as failed again (after fixing what made them fail)",
+    )
+    parser.add_argument(
+        "--rebuild-queue",
+        action="store_true",
+        help="for a damaged journal: move it aside and queue the study again from its run "
+        "folders (finished runs are recorded without training, unfinished ones resume)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         args.workers = max(1, gpus * args.runs_per_gpu)
+    if args.storage:
+        check_url(args.storage)
     if args.workers < 0:
         raise ValueError(f"--workers must be >= 0 (0: only queue the runs), got {args.workers}")
     try:
@@ -66,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
             storage=args.storage,
             results_root=args.results,
             report=not args.no_report,
+            retry_failed=args.retry_failed,
+            rebuild_queue=args.rebuild_queue,
         )
     except KeyboardInterrupt:
         print(
@@ -74,4 +91,4 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
-    return 1 if counts.get("failed") or counts.get("worker_errors") else 0
+    return 1 if counts.get(FAILED) or counts.get("worker_errors") else 0

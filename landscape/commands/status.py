@@ -1,12 +1,15 @@
-"""How far a study has got: runs done, running, failed and left."""
+"""How far a study has got: runs done, running, failed (with their errors) and left."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from landscape.records import JOURNAL
 from landscape.study import expected_runs, load_study, results_dir
-from landscape.study.queue import Queue, default_storage
+from landscape.study.queue import DONE, FAILED, RUNNING, Queue, default_storage
+from landscape.study.runner import print_failures
+from landscape.study.storage import check_url
 
 HELP = "show a study's progress"
 
@@ -18,19 +21,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.storage:
+        check_url(args.storage)
     study = load_study(args.study)
     results = results_dir(study, args.results)
-    if not args.storage and not (results / "optuna.journal").exists():
+    if not args.storage and not (results / JOURNAL).exists():
         print(
-            f"study {study.name} has not started: no {results / 'optuna.journal'} (give "
+            f"study {study.name} has not started: no {results / JOURNAL} (give "
             f"--results or --storage if it runs elsewhere)"
         )
         return 0
     queue = Queue(study, args.storage or default_storage(results), results)
     counts, total = queue.counts(), expected_runs(study)
-    done, failed, running = counts["done"], counts["failed"], counts["running"]
+    done, failed, running = counts[DONE], counts[FAILED], counts[RUNNING]
     print(
         f"study {study.name}: {done} done, {running} running, {failed} failed, "
         f"{max(total - done - failed - running, 0)} left of {total}"
     )
+    for run_id, origin, worker, step in queue.running():
+        at = f"at step {step}" if step is not None else "starting"
+        print(f"  running: {run_id} ({origin or 'manual'}) {at} on {worker}")
+    print_failures(queue)
     return 0

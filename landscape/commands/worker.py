@@ -13,6 +13,8 @@ from pathlib import Path
 
 from landscape.study import Worker, load_study, results_dir
 from landscape.study.queue import default_storage
+from landscape.study.runner import CANNOT_RUN
+from landscape.study.storage import check_url
 from landscape.study.worker import WorkerCannotRun
 
 HELP = "take runs from a study's queue and train them"
@@ -38,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(int(threads))
+    if args.storage:
+        check_url(args.storage)
     study = load_study(args.study)
     results = results_dir(study, args.results)
     storage = args.storage or default_storage(results)
@@ -53,6 +57,6 @@ def run(args: argparse.Namespace) -> int:
         taken = worker.run(args.max_runs)
     except WorkerCannotRun as error:
         print(f"landscape worker: cannot train here: {error}", file=sys.stderr)
-        return 3
+        return CANNOT_RUN
     print(f"worker {os.getpid()}: {taken} run(s) taken", file=sys.stderr)
     return 0

@@ -1,11 +1,12 @@
-"""The system of record: an Optuna storage holding one trial per run.
+"""The system of record: an Optuna storage holding one trial per run, behind a small API.
 
 The grid is one Optuna study (named after the study) whose runs wait as WAITING trials; each
 search cell is an Optuna study of its own whose sampler proposes trials as results arrive.
-A worker claims a WAITING trial by moving it to RUNNING (atomic in every Optuna storage), or
-asks a search study for a new trial while its budget lasts. Trials that stand for nothing
-(a retry's predecessor, a lost worker's claim, a proposal over budget) carry the user attr
-``void`` and are never counted.
+Workers use only this API: ``claim`` (a waiting run, else a new search proposal), ``heartbeat``,
+``progress``, ``complete``, ``fail``, ``release`` (give back as it is), ``retry`` (give back,
+counting an attempt), ``discard`` (a duplicate claim), and ``retry_failed``. Trials that stand
+for nothing (a retry's predecessor, a lost worker's claim, a proposal over budget) carry the
+user attr ``void``; of several trials of one run, the latest stands for it.
 """
 
 from __future__ import annotations
@@ -21,61 +22,35 @@ from typing import Any
 
 import optuna
 from filelock import FileLock
-from optuna.distributions import FloatDistribution, IntDistribution
-from optuna.trial import FrozenTrial, Trial, TrialState
+from optuna.trial import TrialState
 
+from landscape.records import AXES, Status
 from landscape.study.plan import SearchCell, cells, search_cells, search_run, search_space
-from landscape.study.spec import AXES, StudySpec
+from landscape.study.samplers import make_sampler
+from landscape.study.spec import StudySpec
+from landscape.study.storage import default_storage, open_storage  # noqa: F401 (re-exported)
+from landscape.study.trials import (  # noqa: F401 (re-exported)
+    COUNT_OF,
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    Attr,
+    alive,
+    counted,
+    failure_of,
+    waiting_trial,
+)
 from landscape.train import RunSpec
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-
 HEARTBEAT_GRACE = 600.0  # seconds without a heartbeat before another host's claim is stale
-
-
-def default_storage(results: Path) -> str:
-    return f"journal:{results / 'optuna.journal'}"
-
-
-def open_storage(url: str) -> optuna.storages.BaseStorage | str:
-    """``journal:PATH`` (the default, no server) or any Optuna storage URL (postgresql://...)."""
-    if url.startswith("journal:"):
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        path = Path(url.removeprefix("journal:"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
-    # Workers started together (a Slurm array) race to create the schema in an empty
-    # database; the losers see "already exists" errors. A moment later the schema is there.
-    for attempt in range(5):
-        try:
-            return optuna.storages.RDBStorage(url, heartbeat_interval=None)
-        except Exception as error:  # sqlalchemy's IntegrityError / ProgrammingError
-            message = str(error).lower()
-            if attempt == 4 or not ("already exists" in message or "duplicate" in message):
-                raise
-            time.sleep(0.5 + attempt)
-    raise AssertionError("unreachable")
-
-
-def make_sampler(study: StudySpec, sc: SearchCell) -> optuna.samplers.BaseSampler:
-    assert study.search is not None
-    # Each cell its own stream, and each worker its own: workers that share a seed propose the
-    # same settings when they ask at the same time. One worker alone is reproducible.
-    salt = int(os.environ.get("LANDSCAPE_WORKER_INDEX", os.getpid()))
-    seed = (study.search.seed + sum(map(ord, sc.key)) + 7919 * salt) % 2**31
-    name, startup = study.search.sampler, study.search.startup_trials
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
-    if name == "tpe":  # constant liar: running trials count as bad, so workers spread out
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, constant_liar=True)
-    return optuna.samplers.RandomSampler(seed=seed)
 
 
 @dataclass
 class Claim:
     study: optuna.Study
-    trial: Trial
+    trial_id: int
+    number: int
     spec: RunSpec
     attempt: int
 
@@ -88,15 +63,24 @@ class Queue:
     def __init__(self, study: StudySpec, storage_url: str, lock_dir: Path) -> None:
         self.spec, self.url = study, storage_url
         self.storage = open_storage(storage_url)
-        self.lock = FileLock(str(lock_dir / ".queue.lock"))
+        lock_dir = Path(lock_dir).absolute()
         lock_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = FileLock(str(lock_dir / ".queue.lock"))
+        self._ids: dict[str, int] = {}
         self.grid = self._study(study.name, None)
         self.searches = [
             (sc, self._study(f"{study.name}:search:{sc.key}", sc)) for sc in search_cells(study)
         ]
 
     def _study(self, name: str, sc: SearchCell | None) -> optuna.Study:
-        sampler = make_sampler(self.spec, sc) if sc else optuna.samplers.RandomSampler()
+        sampler = optuna.samplers.RandomSampler()
+        if sc is not None:
+            assert self.spec.search is not None
+            s = self.spec.search
+            sampler = make_sampler(s.sampler, s.seed, sc.key, s.startup_trials)
+        known = {s.study_name for s in self.storage.get_all_studies()}
+        if name in known:  # loading writes nothing: `landscape status` only reads
+            return optuna.load_study(study_name=name, storage=self.storage, sampler=sampler)
         return optuna.create_study(
             study_name=name,
             storage=self.storage,
@@ -108,15 +92,34 @@ class Queue:
     def studies(self) -> list[optuna.Study]:
         return [self.grid] + [s for _, s in self.searches]
 
+    def trial_id(self, study: optuna.Study, number: int) -> int:
+        if study.study_name not in self._ids:
+            self._ids[study.study_name] = self.storage.get_study_id_from_name(study.study_name)
+        return self.storage.get_trial_id_from_study_id_trial_number(
+            self._ids[study.study_name], number
+        )
+
     # -- planning ---------------------------------------------------------------------------
     def add_grid(self, runs: list[RunSpec]) -> tuple[int, int]:
         """Enqueue the runs no trial holds yet; returns (new, already there)."""
         with self.lock:
-            known = {t.user_attrs.get("run_id") for t in self.grid.get_trials(deepcopy=False)}
+            known = {t.user_attrs.get(Attr.RUN_ID) for t in self.grid.get_trials(deepcopy=False)}
             new = [r for r in runs if r.run_id not in known]
             for run in new:
                 self.grid.add_trial(waiting_trial(run, attempt=1))
         return len(new), len(runs) - len(new)
+
+    def retry_failed(self) -> list[str]:
+        """Queue every failed run again (a fresh attempt count); returns their run ids."""
+        out = []
+        with self.lock:
+            for study in self.studies():
+                for t in counted(study):
+                    if t.state == TrialState.FAIL:
+                        spec = RunSpec.from_dict(json.loads(t.user_attrs[Attr.SPEC]))
+                        study.add_trial(waiting_trial(spec, 1, t))
+                        out.append(spec.run_id)
+        return out
 
     # -- claiming ---------------------------------------------------------------------------
     def claim(self) -> Claim | None:
@@ -124,19 +127,20 @@ class Queue:
         self.reclaim_stale()
         for study in self.studies():
             for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                if self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
-                    return self._claimed(study, Trial(study, t._trial_id), t.user_attrs)
+                trial_id = self.trial_id(study, t.number)
+                if self.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
+                    return self._claimed(study, trial_id, t.number, t.user_attrs)
         for sc, study in self.searches:
             claim = self._propose(sc, study)
             if claim:
                 return claim
         return None
 
-    def _claimed(self, study: optuna.Study, trial: Trial, attrs: dict[str, Any]) -> Claim:
-        trial.set_user_attr("worker", owner())
-        trial.set_user_attr("heartbeat", time.time())
-        spec = RunSpec.from_dict(json.loads(attrs["spec"]))
-        return Claim(study, trial, spec, attrs.get("attempt", 1))
+    def _claimed(self, study, trial_id: int, number: int, attrs: dict[str, Any]) -> Claim:
+        self.storage.set_trial_user_attr(trial_id, Attr.WORKER, owner())
+        self.storage.set_trial_user_attr(trial_id, Attr.HEARTBEAT, time.time())
+        spec = RunSpec.from_dict(json.loads(attrs[Attr.SPEC]))
+        return Claim(study, trial_id, number, spec, attrs.get(Attr.ATTEMPT, 1))
 
     def _propose(self, sc: SearchCell, study: optuna.Study) -> Claim | None:
         assert self.spec.search is not None
@@ -144,37 +148,111 @@ class Queue:
         if len(counted(study)) >= budget:
             return None
         trial = study.ask(search_space(self.spec, sc))
+        trial_id = self.trial_id(study, trial.number)
         earlier = [t for t in counted(study) if t.number < trial.number]
         if len(earlier) >= budget:  # another worker took the last place first
-            void(study, trial, "over budget")
+            self._void(study, trial_id, trial.number, "over budget")
             return None
         params = dict(trial.params)
         if sc.cell is None and tuple(params[a] for a in AXES) not in set(cells(self.spec)):
-            void(study, trial, "excluded cell proposed")
+            self._void(study, trial_id, trial.number, "excluded cell proposed")
             return None
         spec = search_run(self.spec, sc, params, trial.number)
-        trial.set_user_attr("run_id", spec.run_id)
-        trial.set_user_attr("spec", json.dumps(spec.to_dict()))
-        trial.set_user_attr("origin", spec.origin)
-        trial.set_user_attr("attempt", 1)
-        return self._claimed(study, trial, {"spec": json.dumps(spec.to_dict())})
+        attrs = {
+            Attr.RUN_ID: spec.run_id,
+            Attr.SPEC: json.dumps(spec.to_dict()),
+            Attr.ORIGIN: spec.origin,
+            Attr.ATTEMPT: 1,
+        }
+        for key, value in attrs.items():
+            self.storage.set_trial_user_attr(trial_id, key, value)
+        return self._claimed(study, trial_id, trial.number, attrs)
+
+    # -- while a run trains -------------------------------------------------------------------
+    def heartbeat(self, claim: Claim, step: int | None = None) -> bool:
+        """Tell the storage the claim is alive; False once the trial was ended elsewhere."""
+        try:
+            self.storage.set_trial_user_attr(claim.trial_id, Attr.HEARTBEAT, time.time())
+            if step is not None:
+                self.storage.set_trial_user_attr(claim.trial_id, Attr.STEP, step)
+            return True
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False
+
+    def progress(self, claim: Claim, step: int, value: float) -> bool:
+        """An intermediate score (the FID of the evaluation at ``step``); False once the trial
+        was ended elsewhere (``complete`` then queues the run again)."""
+        try:
+            self.storage.set_trial_intermediate_value(claim.trial_id, step, value)
+            return True
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False
 
     # -- finishing --------------------------------------------------------------------------
-    def retry(self, claim: Claim, reason: str, *, count_attempt: bool) -> None:
-        """End this trial as void and queue the same run again (it resumes its checkpoint)."""
-        if void(claim.study, claim.trial, reason):
-            self.requeue(claim, claim.attempt + 1 if count_attempt else claim.attempt)
+    def complete(self, claim: Claim, value: float, attrs: dict[str, Any]) -> bool:
+        """Record the run's result. False when another worker took this claim for a lost one
+        (and queued it again: whoever takes it records it from its folder without training)."""
+        try:
+            for key, item in attrs.items():
+                self.storage.set_trial_user_attr(claim.trial_id, str(key), item)
+            claim.study.tell(claim.number, value)
+            return True
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
+            if not self._held_elsewhere(claim):
+                self.requeue(claim, claim.attempt)
+            return False
+
+    def _held_elsewhere(self, claim: Claim) -> bool:
+        """Whether another live trial (waiting, running or complete) stands for the run."""
+        return any(
+            t.user_attrs.get(Attr.RUN_ID) == claim.spec.run_id and t.number != claim.number
+            for t in counted(claim.study)
+            if t.state in (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
+        )
+
+    def fail(self, claim: Claim, message: str) -> None:
+        """Record the run as failed for good, with its error."""
+        try:
+            self.storage.set_trial_user_attr(claim.trial_id, Attr.STATUS, Status.FAILED)
+            self.storage.set_trial_user_attr(claim.trial_id, Attr.ERROR, message)
+            claim.study.tell(claim.number, state=TrialState.FAIL)
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
+            pass  # taken for lost elsewhere and queued again: that attempt decides
+
+    def release(self, claim: Claim, reason: str) -> None:
+        """Give the run back as it is (interrupted, or this worker cannot train it)."""
+        if self._void(claim.study, claim.trial_id, claim.number, reason):
+            self.requeue(claim, claim.attempt)
+
+    def retry(self, claim: Claim, reason: str) -> None:
+        """Give the run back after an error: the next try counts as another attempt."""
+        if self._void(claim.study, claim.trial_id, claim.number, reason):
+            self.requeue(claim, claim.attempt + 1)
+
+    def discard(self, claim: Claim, reason: str) -> None:
+        """End a claim that stands for nothing (its run is trained or recorded elsewhere)."""
+        self._void(claim.study, claim.trial_id, claim.number, reason)
 
     def requeue(self, claim: Claim, attempt: int) -> None:
         """Queue the claim's run again as a new WAITING trial with the same parameters."""
-        frozen = claim.study._storage.get_trial(claim.trial._trial_id)
+        frozen = self.storage.get_trial(claim.trial_id)
         claim.study.add_trial(waiting_trial(claim.spec, attempt, frozen))
+
+    def _void(self, study: optuna.Study, trial_id: int, number: int, reason: str) -> bool:
+        """Mark a trial as standing for nothing; False if another process ended it first."""
+        try:
+            self.storage.set_trial_user_attr(trial_id, Attr.VOID, reason)
+            study.tell(number, state=TrialState.FAIL)
+            return True
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
+            return False
 
     def recorded(self, claim: Claim) -> bool:
         """Whether another trial already holds this run's result."""
         return any(
-            t.state == TrialState.COMPLETE and t.user_attrs.get("run_id") == claim.spec.run_id
-            for t in counted(claim.study)
+            t.state == TrialState.COMPLETE and t.user_attrs.get(Attr.RUN_ID) == claim.spec.run_id
+            for t in claim.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if Attr.VOID not in t.user_attrs
         )
 
     def reclaim_stale(self) -> int:
@@ -183,98 +261,58 @@ class Queue:
         host, n = socket.gethostname(), 0
         for study in self.studies():
             for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                who = t.user_attrs.get("worker", "")
+                who = t.user_attrs.get(Attr.WORKER, "")
                 # A claim is stamped a moment after it is taken: until then its start time
                 # stands for its heartbeat, so a fresh claim is never taken for a dead one.
                 started = t.datetime_start.timestamp() if t.datetime_start else time.time()
-                beat = t.user_attrs.get("heartbeat", started)
+                beat = t.user_attrs.get(Attr.HEARTBEAT, started)
                 w_host, _, pid = who.rpartition(":")
-                dead = (w_host == host and pid.isdigit() and not _alive(int(pid))) or (
+                dead = (w_host == host and pid.isdigit() and not alive(int(pid))) or (
                     time.time() - beat > HEARTBEAT_GRACE
                 )
-                if dead:
-                    spec = RunSpec.from_dict(json.loads(t.user_attrs["spec"]))
-                    claim = Claim(
-                        study, Trial(study, t._trial_id), spec, t.user_attrs.get("attempt", 1)
-                    )
-                    self.retry(claim, f"worker {who} lost", count_attempt=False)
+                if dead and Attr.SPEC not in t.user_attrs:  # died while proposing it
+                    self._void(study, self.trial_id(study, t.number), t.number, "proposal lost")
+                elif dead:
+                    spec = RunSpec.from_dict(json.loads(t.user_attrs[Attr.SPEC]))
+                    trial_id = self.trial_id(study, t.number)
+                    attempt = t.user_attrs.get(Attr.ATTEMPT, 1)
+                    claim = Claim(study, trial_id, t.number, spec, attempt)
+                    self.release(claim, f"worker {who} lost")
                     n += 1
         return n
 
+    # -- reading ----------------------------------------------------------------------------
     def counts(self) -> Counter:
         """Runs by state: done (ok or diverged), failed, running, queued."""
-        out: Counter = Counter()
-        for study in self.studies():
-            for t in counted(study):
-                out[
-                    {
-                        TrialState.COMPLETE: "done",
-                        TrialState.FAIL: "failed",
-                        TrialState.RUNNING: "running",
-                        TrialState.WAITING: "queued",
-                    }[t.state]
-                ] += 1
-        return out
+        return Counter(COUNT_OF[t.state] for s in self.studies() for t in counted(s))
 
     def run_ids(self, states: tuple[TrialState, ...]) -> set[str]:
         return {
-            t.user_attrs.get("run_id")
+            t.user_attrs.get(Attr.RUN_ID)
             for s in self.studies()
             for t in counted(s)
             if t.state in states
         }
 
+    def running(self) -> list[tuple[str, str, str, int | None]]:
+        """(run_id, origin, worker, last step reported) of every run being trained."""
+        return [
+            (
+                t.user_attrs.get(Attr.RUN_ID, "(proposal)"),
+                t.user_attrs.get(Attr.ORIGIN, ""),
+                t.user_attrs.get(Attr.WORKER, "?"),
+                t.user_attrs.get(Attr.STEP),
+            )
+            for s in self.studies()
+            for t in counted(s)
+            if t.state == TrialState.RUNNING
+        ]
 
-def counted(study: optuna.Study) -> list[FrozenTrial]:
-    return [t for t in study.get_trials(deepcopy=False) if "void" not in t.user_attrs]
-
-
-def void(study: optuna.Study, trial: Trial, reason: str) -> bool:
-    """Mark a trial as standing for nothing; False if another process ended it first."""
-    try:
-        trial.set_user_attr("void", reason)
-        study.tell(trial, state=TrialState.FAIL)
-        return True
-    except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
-        return False
-
-
-def waiting_trial(spec: RunSpec, attempt: int, frozen: FrozenTrial | None = None):
-    """A WAITING trial for ``spec``. Its numbers are params (each a one-point distribution, so
-    the dashboard can plot them); its variant names are user attrs, because Optuna's
-    categorical params cannot gain choices later, and adding a variant must stay possible."""
-    if frozen is not None and frozen.params:  # a retry keeps the proposal's own distributions
-        params, dists = dict(frozen.params), dict(frozen.distributions)
-    else:
-        params = {
-            k: v
-            for k, v in spec.to_dict().items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-        }
-        dists = {
-            k: IntDistribution(v, v) if isinstance(v, int) else FloatDistribution(v, v)
-            for k, v in params.items()
-        }
-    names = {k: getattr(spec, k) for k in ("dataset", *AXES)}
-    attrs = {"run_id": spec.run_id, "origin": spec.origin, "attempt": attempt}
-    return optuna.trial.create_trial(
-        state=TrialState.WAITING,
-        params=params,
-        distributions=dists,
-        user_attrs={**attrs, "spec": json.dumps(spec.to_dict()), **names},
-    )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of ours is dead too
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
-        return True
+    def failures(self) -> list[tuple[str, str, str]]:
+        """(run_id, origin, error) of every failed run."""
+        return [
+            (t.user_attrs[Attr.RUN_ID], t.user_attrs.get(Attr.ORIGIN, ""), failure_of(t))
+            for s in self.studies()
+            for t in counted(s)
+            if t.state == TrialState.FAIL
+        ]

@@ -15,9 +15,13 @@ import time
 from pathlib import Path
 
 from landscape.atomic import atomic_write_bytes
+from landscape.records import RUNS_DIR, STUDY_COPY
 from landscape.study.plan import expected_runs, grid_runs, targets_frame
-from landscape.study.queue import Queue, default_storage
+from landscape.study.queue import DONE, FAILED, RUNNING, Queue, default_storage
+from landscape.study.rebuild import move_journal_aside, requeue_search_runs
 from landscape.study.spec import StudySpec
+
+POLL = 1.0  # seconds between looks at the queue and the workers
 
 
 def results_dir(study: StudySpec, root: str | Path = "results") -> Path:
@@ -28,7 +32,7 @@ def record_study_file(study: StudySpec, results: Path) -> None:
     """Keep the study file beside its results; a changed file is kept as a new version, never
     written over the one the earlier runs came from."""
     text = study.path.read_bytes()
-    target = results / "study.yaml"
+    target = results / STUDY_COPY
     if target.exists() and target.read_bytes() != text:
         target = results / f"study.{time.strftime('%Y%m%d-%H%M%S')}.yaml"
     if not target.exists():
@@ -73,6 +77,10 @@ def visible_gpus() -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
+MAX_REPLACEMENTS = 3  # per worker slot: a worker that keeps dying is not restarted forever
+CANNOT_RUN, USAGE_ERROR = 3, 2  # `landscape worker` exit codes a replacement would repeat
+
+
 def run_study(
     study: StudySpec,
     *,
@@ -80,15 +88,28 @@ def run_study(
     storage: str | None = None,
     results_root: str | Path = "results",
     report: bool = True,
+    retry_failed: bool = False,
+    rebuild_queue: bool = False,
 ) -> dict[str, int]:
+    results_root = Path(results_root).absolute()
     results = results_dir(study, results_root)
     results.mkdir(parents=True, exist_ok=True)
     record_study_file(study, results)
     if study.targets:  # the report prints our scores beside these
         targets_frame(study).to_csv(results / "targets.csv", index=False)
     storage = storage or default_storage(results)
+    if rebuild_queue:
+        aside = move_journal_aside(storage)
+        if aside:
+            print(f"the damaged journal is kept as {aside}", flush=True)
     queue = Queue(study, storage, results)
     new, known = queue.add_grid(grid_runs(study))
+    if rebuild_queue:
+        found = requeue_search_runs(study, queue, results)
+        print(f"queue rebuilt from {results / RUNS_DIR}: {found} search run(s) found", flush=True)
+    if retry_failed:
+        again = queue.retry_failed()
+        print(f"{len(again)} failed run(s) queued again", flush=True)
     total = expected_runs(study)
     print(
         f"study {study.name}: {total} runs ({new} new grid runs queued, {known} already "
@@ -97,32 +118,21 @@ def run_study(
     )
     if workers == 0:
         return dict(queue.counts())
-    # Workers get a session of their own: Ctrl-C reaches this process only, which then asks
-    # each worker once (SIGTERM) to checkpoint its run and put it back in the queue.
-    procs = [
-        subprocess.Popen(
-            worker_command(study, storage, Path(results_root)),
-            env=worker_env(i, workers),
-            start_new_session=True,
-        )
-        for i in range(workers)
-    ]
+    pool = Pool(study, storage, results_root, workers)
     wanted = {"report": False}
     previous = signal.signal(signal.SIGUSR1, lambda *_: wanted.update(report=True))
     previous_term = signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: stop the workers
     try:
-        worker_errors = _watch(queue, procs, total, results, wanted)
+        worker_errors = _watch(queue, pool, total, results, wanted)
     except KeyboardInterrupt:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)  # each checkpoints its run and re-queues it
-        for p in procs:
-            p.wait()
+        pool.stop()
         raise
     finally:
         signal.signal(signal.SIGUSR1, previous)
         signal.signal(signal.SIGTERM, previous_term)
     counts = dict(queue.counts())
     print(f"finished: {_line(counts, total, 0.0)}", flush=True)
+    print_failures(queue)
     if worker_errors:
         counts["worker_errors"] = worker_errors
     if report:
@@ -130,17 +140,91 @@ def run_study(
     return counts
 
 
+def print_failures(queue: Queue, file=None) -> None:
+    failures = queue.failures()
+    for run_id, origin, error in failures:
+        print(f"  failed: {run_id} ({origin or 'manual'}): {error}", file=file or sys.stdout)
+    if failures:
+        print(
+            "  fix the cause, then `landscape run STUDY --retry-failed` trains them again",
+            file=file or sys.stdout,
+            flush=True,
+        )
+
+
+class Pool:
+    """N worker processes; one that dies unexpectedly (a signal, a crash) is replaced while
+    runs are left, at most MAX_REPLACEMENTS times per slot, saying why."""
+
+    def __init__(self, study: StudySpec, storage: str, results_root: Path, n: int) -> None:
+        self.command = worker_command(study, storage, results_root)
+        self.n = n
+        self.procs = [self._start(i) for i in range(n)]
+        self.replaced = [0] * n
+        self.ended: list[int] = []  # exit codes of workers that ended and were not replaced
+        self.seen: set[int] = set()  # pids whose exit was dealt with
+
+    def _start(self, index: int) -> subprocess.Popen:
+        # Workers get a session of their own: Ctrl-C reaches this process only, which then
+        # asks each worker once (SIGTERM) to checkpoint its run and put it back in the queue.
+        return subprocess.Popen(self.command, env=worker_env(index, self.n), start_new_session=True)
+
+    def alive(self) -> bool:
+        return any(p.poll() is None for p in self.procs)
+
+    def check(self, runs_left: bool) -> None:
+        """Replace each worker that died unexpectedly while runs are left."""
+        for i, p in enumerate(self.procs):
+            code = p.poll()
+            if code is None or code == 0 or p.pid in self.seen:
+                continue
+            self.seen.add(p.pid)
+            why = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+            if code in (CANNOT_RUN, USAGE_ERROR) or not runs_left:
+                self.ended.append(code)
+                continue
+            if self.replaced[i] >= MAX_REPLACEMENTS:
+                print(
+                    f"worker {i} (pid {p.pid}) {why}; replaced {MAX_REPLACEMENTS} times "
+                    f"already, so not again",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                self.ended.append(code)
+                continue
+            self.replaced[i] += 1
+            self.procs[i] = self._start(i)
+            print(
+                f"worker {i} (pid {p.pid}) {why}; its run goes back to the queue; started "
+                f"pid {self.procs[i].pid} in its place ({self.replaced[i]} of "
+                f"{MAX_REPLACEMENTS})",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)  # each checkpoints its run and re-queues it
+        for p in self.procs:
+            p.wait()
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _watch(queue: Queue, procs, total: int, results: Path, wanted: dict) -> int:
+def _watch(queue: Queue, pool: Pool, total: int, results: Path, wanted: dict) -> int:
     """A status line every few seconds until every worker has exited."""
     start, tty = time.monotonic(), sys.stderr.isatty()
     last_print = 0.0
-    while any(p.poll() is None for p in procs):
-        time.sleep(2.0)
+    while True:
+        alive = pool.alive()
         counts = queue.counts()
+        pool.check(runs_left=counts[DONE] + counts[FAILED] < total)
+        if not alive and not pool.alive():
+            break
+        time.sleep(POLL)
         elapsed = time.monotonic() - start
         line = _line(counts, total, elapsed)
         if tty:
@@ -153,7 +237,7 @@ def _watch(queue: Queue, procs, total: int, results: Path, wanted: dict) -> int:
             write_report(results, total)
     if tty:
         print(file=sys.stderr)
-    bad = [p.returncode for p in procs if p.returncode not in (0, None)]
+    bad = pool.ended
     if bad:
         print(
             f"warning: {len(bad)} worker(s) exited with errors {bad}; see their messages above",
@@ -163,7 +247,7 @@ def _watch(queue: Queue, procs, total: int, results: Path, wanted: dict) -> int:
 
 
 def _line(counts, total: int, elapsed: float) -> str:
-    done, failed, running = counts.get("done", 0), counts.get("failed", 0), counts.get("running", 0)
+    done, failed, running = counts.get(DONE, 0), counts.get(FAILED, 0), counts.get(RUNNING, 0)
     left = max(total - done - failed - running, 0)
     finished = done + failed
     eta = ""

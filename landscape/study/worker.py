@@ -10,25 +10,33 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
-import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-import optuna
 from filelock import FileLock, Timeout
-from optuna.trial import TrialState
 
 from landscape.data import ImageData, load
 from landscape.metrics import InceptionWeightsMissing as EnvironmentProblem
-from landscape.metrics import best_evaluation, run_score
-from landscape.study.queue import Claim, Queue, void
+from landscape.records import (
+    LOCKS_DIR,
+    RUNS_DIR,
+    RunFiles,
+    Status,
+    best_evaluation,
+    run_dir,
+    run_score,
+)
+from landscape.study.queue import Attr, Claim, Queue
 from landscape.study.spec import StudySpec
 from landscape.train import RunSpec, pick_device, train
 from landscape.train.records import RunFolder, read_jsonl
 
 HEARTBEAT_EVERY = 30.0
+NOT_METRICS = {"step", "time", "protocol", "eval_seconds"}  # evaluation bookkeeping
+DUPLICATE, RETRIED = "duplicate", "retried"  # train_claim outcomes besides a Status
 
 
 class WorkerCannotRun(RuntimeError):
@@ -46,7 +54,7 @@ class Worker:
         max_retries: int = 2,
         progress: bool = False,
     ) -> None:
-        self.study, self.results = study, results
+        self.study, self.results = study, Path(results).absolute()
         self.queue = Queue(study, storage_url, results)
         self.device, self.max_retries, self.progress = device, max_retries, progress
         self._data: dict[str, ImageData] = {}
@@ -60,36 +68,36 @@ class Worker:
             if claim is None:
                 break
             outcome = self.train_claim(claim)
-            taken += outcome != "duplicate"
-            if outcome == "interrupted":
+            taken += outcome != DUPLICATE
+            if outcome == Status.INTERRUPTED:
                 break
         return taken
 
     def train_claim(self, claim: Claim) -> str:
         spec = claim.spec
-        locks = self.results / "runs" / ".locks"
+        locks = self.results / RUNS_DIR / LOCKS_DIR
         locks.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(locks / f"{spec.run_id}.lock"))
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            void(claim.study, claim.trial, "duplicate: another worker is training this run")
-            return "duplicate"
+            self.queue.discard(claim, "duplicate: another worker is training this run")
+            return DUPLICATE
         if self.queue.recorded(claim):
             lock.release()
-            void(claim.study, claim.trial, "duplicate: the run's result is recorded already")
-            return "duplicate"
+            self.queue.discard(claim, "duplicate: the run's result is recorded already")
+            return DUPLICATE
         try:  # what the machine lacks is not the run's fault: give the run back and stop
             evaluate, data = self.evaluator(spec), self.data(spec)
         except (EnvironmentProblem, FileNotFoundError) as error:
             lock.release()
-            self.queue.retry(claim, f"worker could not start it: {error}", count_attempt=False)
+            self.queue.release(claim, f"worker could not start it: {error}")
             raise WorkerCannotRun(str(error)) from error
-        beat = _Heartbeat(claim)
+        beat = _Heartbeat(self.queue, claim, run_dir(self.results, spec.run_id))
         try:
             result = train(
                 spec,
-                self.results / "runs" / spec.run_id,
+                run_dir(self.results, spec.run_id),
                 device=self.device,
                 evaluate=evaluate,
                 data=data,
@@ -99,61 +107,62 @@ class Worker:
                 progress=self.progress,
             )
         except Exception as error:  # the run's failure, not the worker's: record it, go on
-            self.failed(claim, error)
-            return "failed"
+            return self.failed(claim, error)
         finally:
             beat.stop()
             lock.release()
-        if result.status == "interrupted":
-            self.queue.retry(claim, "interrupted; resumes from its checkpoint", count_attempt=False)
+        if result.status == Status.INTERRUPTED:
+            self.queue.release(claim, "interrupted; resumes from its checkpoint")
             return result.status
-        try:
-            self.record(claim, result.status, result.diverged_at)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            # Another worker took this claim for a lost one. The run folder holds the result:
-            # queue it again, and whoever takes it records it without training.
-            self.queue.requeue(claim, claim.attempt)
+        self.record(claim, result.status, result.diverged_at)
         return result.status
 
     def record(self, claim: Claim, status: str, diverged_at: int | None) -> None:
-        evals = read_jsonl(self.results / "runs" / claim.spec.run_id / "evals.jsonl")
+        evals = read_jsonl(run_dir(self.results, claim.spec.run_id) / RunFiles.EVAL_LOG)
         for e in evals:
             if isinstance(e.get("fid"), float | int) and math.isfinite(e["fid"]):
-                claim.trial.report(float(e["fid"]), e["step"])
+                self.queue.progress(claim, e["step"], float(e["fid"]))
         best = best_evaluation(evals)
         attrs = {
-            "status": status,
-            "diverged_at": diverged_at,
-            "best_step": best["step"] if best else None,
+            Attr.STATUS: Status(status),
+            Attr.DIVERGED_AT: diverged_at,
+            Attr.BEST_STEP: best["step"] if best else None,
+            **best_metrics(best),
         }
-        for key in ("is_mean", "kid_mean"):
-            attrs[key] = best.get(key) if best else None
-        for key, value in attrs.items():
-            claim.trial.set_user_attr(key, value)
         # A diverged run is a bad result, not a missing one (PAPER.md 7): it keeps its best FID.
-        claim.study.tell(claim.trial, run_score(evals))
+        self.queue.complete(claim, run_score(evals), attrs)
 
-    def failed(self, claim: Claim, error: Exception) -> None:
+    def failed(self, claim: Claim, error: Exception) -> str:
         message = "".join(traceback.format_exception_only(error)).strip()
+        name = f"run {claim.spec.run_id} ({claim.spec.origin or 'manual'})"
         if claim.attempt <= self.max_retries:
-            self.queue.retry(
-                claim, f"attempt {claim.attempt} raised: {message}", count_attempt=True
+            print(
+                f"{name}: attempt {claim.attempt} of {self.max_retries + 1} failed: "
+                f"{message}; queued again",
+                file=sys.stderr,
+                flush=True,
             )
-            return
-        folder = RunFolder(self.results / "runs" / claim.spec.run_id)
+            self.queue.retry(claim, f"attempt {claim.attempt} raised: {message}")
+            return RETRIED
+        print(
+            f"{name} FAILED after {claim.attempt} attempt(s): {message} (`landscape run STUDY "
+            f"--retry-failed` queues it again once the cause is fixed)",
+            file=sys.stderr,
+            flush=True,
+        )
+        folder = RunFolder(run_dir(self.results, claim.spec.run_id))
         previous = folder.status() or {}
         if folder.path.exists():
             folder.set_status(
-                status="failed",
+                status=Status.FAILED.value,
                 step=previous.get("step", 0),
                 steps=claim.spec.steps,
                 diverged_at=None,
                 wall_time=previous.get("wall_time", 0.0),
                 error=message,
             )
-        claim.trial.set_user_attr("status", "failed")
-        claim.trial.set_user_attr("error", message)
-        claim.study.tell(claim.trial, state=TrialState.FAIL)
+        self.queue.fail(claim, message)
+        return Status.FAILED
 
     def data(self, spec: RunSpec) -> ImageData:
         key = json.dumps([spec.dataset, spec.data_options], sort_keys=True)
@@ -174,20 +183,49 @@ class Worker:
         return self._evaluators[protocol.name]
 
 
-class _Heartbeat:
-    """Tells the storage every HEARTBEAT_EVERY seconds that this claim is alive."""
+def best_metrics(best: dict[str, Any] | None) -> dict[str, float]:
+    """Every numeric value of the best evaluation but its bookkeeping (step, time, ...): a new
+    metric reaches the trial with no edit here. Names that clash with a trial attr are left."""
+    if best is None:
+        return {}
+    return {
+        key: value
+        for key, value in best.items()
+        if key not in NOT_METRICS
+        and key not in set(Attr)
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    }
 
-    def __init__(self, claim: Claim) -> None:
-        self.claim, self.done = claim, threading.Event()
+
+def last_step(log: Path) -> int | None:
+    """The step of the last complete line of a train log (None before the first)."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            lines = f.read().split(b"\n")[:-1]
+        return int(json.loads(lines[-1])["step"]) if lines else None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+class _Heartbeat:
+    """Tells the storage every HEARTBEAT_EVERY seconds that this claim is alive, and the last
+    step its train log reached."""
+
+    def __init__(self, queue: Queue, claim: Claim, folder: Path) -> None:
+        self.queue, self.claim, self.done = queue, claim, threading.Event()
+        self.log = folder / RunFiles.TRAIN_LOG
         self.thread = threading.Thread(target=self._beat, daemon=True)
         self.thread.start()
 
     def _beat(self) -> None:
         while not self.done.wait(HEARTBEAT_EVERY):
             try:
-                self.claim.trial.set_user_attr("heartbeat", time.time())
-            except Exception:  # the trial was ended elsewhere; the run itself decides
-                return
+                if not self.queue.heartbeat(self.claim, last_step(self.log)):
+                    return  # the trial was ended elsewhere; the run itself decides
+            except Exception:  # a storage hiccup: the next beat tries again
+                continue
 
     def stop(self) -> None:
         self.done.set()

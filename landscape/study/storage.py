@@ -1,0 +1,225 @@
+"""Opening the Optuna storage: the journal file (default) or a database URL.
+
+The journal is one JSON line per operation, appended under a lock. The lock here is an OS lock
+(``flock`` on ``optuna.journal.flock``) instead of Optuna's default symlink lock: the kernel
+drops it when its holder dies, so a killed worker never leaves a stale lock behind, and no
+path inside it is relative. Opening a journal checks every line: a torn last line (a writer
+killed mid-write) is cut off, keeping a copy; any other damage is a StorageError naming the file
+and the way out. Every storage problem (a path where a URL is due, no database server, a
+read-only folder) is a StorageError: one message, no traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import optuna
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+from landscape.records import JOURNAL
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+JOURNAL_PREFIX = "journal:"
+LOCK_SUFFIX = ".flock"
+LOCK_TIMEOUT = 300.0  # seconds waiting on a live holder before saying who holds the lock
+URL_SCHEMES = ("postgresql", "mysql", "sqlite", "oracle", "mssql")
+
+
+class StorageError(ValueError):
+    """The storage cannot be used. The message names the storage, the problem and the fix."""
+
+
+def default_storage(results: Path) -> str:
+    return f"{JOURNAL_PREFIX}{Path(results).absolute() / JOURNAL}"
+
+
+def journal_path(url: str) -> Path | None:
+    """The journal file of a ``journal:PATH`` URL (absolute), or None for a database URL."""
+    if not url.startswith(JOURNAL_PREFIX):
+        return None
+    return Path(url.removeprefix(JOURNAL_PREFIX)).expanduser().absolute()
+
+
+def check_url(url: str) -> None:
+    if url.startswith(JOURNAL_PREFIX):
+        return
+    scheme = url.partition("://")[0].partition("+")[0]
+    if "://" not in url or scheme not in URL_SCHEMES:
+        hint = f"; did you mean {JOURNAL_PREFIX}{url}" if url.endswith(".journal") else ""
+        raise StorageError(
+            f"--storage {url!r} is not a storage URL{hint}? Give journal:PATH for a journal "
+            f"file or a database URL such as postgresql+psycopg://user@host:5432/db"
+        )
+
+
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """``journal:PATH`` (the default, no server) or any Optuna storage URL (postgresql://...)."""
+    check_url(url)
+    path = journal_path(url)
+    if path is not None:
+        return open_journal(path)
+    # Workers started together (a Slurm array) race to create the schema in an empty
+    # database; the losers see "already exists" errors. A moment later the schema is there.
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=None)
+        except ImportError as error:
+            raise StorageError(f"storage {url}: its driver is not installed ({error})") from None
+        except Exception as error:  # sqlalchemy's OperationalError / IntegrityError / ...
+            message = str(error).lower()
+            if attempt == 4 or not ("already exists" in message or "duplicate" in message):
+                first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+                raise StorageError(
+                    f"storage {url}: cannot connect or set it up: {first}. Check that the "
+                    f"server runs and the URL (user, host, port, database) is right"
+                ) from None
+            time.sleep(0.5 + attempt)
+    raise AssertionError("unreachable")
+
+
+def open_journal(path: Path) -> JournalStorage:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = JournalLock(path)
+        with lock:
+            check_journal(path)
+            _drop_dangling_optuna_lock(path)
+            backend = CheckedJournal(str(path), lock_obj=lock)
+        return JournalStorage(backend)
+    except OSError as error:
+        raise StorageError(
+            f"journal {path}: {error.strerror or error}. The study's results folder must be "
+            f"writable (a worker records every run in it)"
+        ) from None
+
+
+class CheckedJournal(JournalFileBackend):
+    """Optuna's journal file, whose damage (appearing while a worker runs) is a StorageError
+    naming the file and the line, as at opening."""
+
+    def __init__(self, file_path: str, lock_obj: JournalLock) -> None:
+        super().__init__(file_path, lock_obj=lock_obj)
+        self.path = Path(file_path)
+
+    def read_logs(self, log_number_from: int):
+        try:
+            yield from super().read_logs(log_number_from)
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as error:
+            raise StorageError(damage(self.path) or f"journal: {error}") from None
+
+
+class JournalLock:
+    """An exclusive ``flock`` beside the journal, released by the kernel if its holder dies.
+    It has the methods of Optuna's journal locks (acquire, release), which JournalFileBackend
+    takes as its ``lock_obj``.
+
+    The lock file holds the last holder's host and pid, so a lock held too long is named."""
+
+    def __init__(self, journal: Path, timeout: float = LOCK_TIMEOUT) -> None:
+        self.path = Path(str(Path(journal).absolute()) + LOCK_SUFFIX)
+        self.timeout = timeout
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        deadline = time.monotonic() + self.timeout
+        pause = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+            if time.monotonic() > deadline:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise StorageError(
+                    f"journal lock {self.path}: held for over {self.timeout:.0f} s by {holder} "
+                    f"(a process that is alive but stuck, e.g. stopped with Ctrl-Z); end it"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{socket.gethostname()}:{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor drops the flock
+
+    def __enter__(self) -> JournalLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _drop_dangling_optuna_lock(path: Path) -> None:
+    """Optuna's own symlink lock, left by older versions that gave a relative journal path: its
+    link dangles (no holder can be alive behind it), and Optuna's lock spins on it forever."""
+    link = Path(f"{path}.lock")
+    if link.is_symlink() and not link.exists():
+        link.unlink(missing_ok=True)
+        print(f"removed the stale journal lock {link} (a link to nowhere)", flush=True)
+
+
+def check_journal(path: Path) -> None:
+    """Repair a torn last line (keeping a copy of the file); any other damage is an error that
+    names the line and the way out. Call with the journal's lock held."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if not data:
+        return
+    problem = damage(path, data)
+    if problem:
+        raise StorageError(problem)
+    torn = data.rsplit(b"\n", 1)[-1]  # b"" when the file ends with a newline
+    if torn:
+        copy = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%d-%H%M%S')}")
+        shutil.copy2(path, copy)
+        with open(path, "r+b") as f:
+            f.truncate(len(data) - len(torn))
+            f.flush()
+            os.fsync(f.fileno())
+        print(
+            f"journal {path}: cut off a torn last line (a writer was killed mid-write); "
+            f"the original is kept as {copy.name}",
+            flush=True,
+        )
+
+
+def damage(path: Path, data: bytes | None = None) -> str | None:
+    """What is wrong with the journal's complete lines (a torn last line aside), or None."""
+    data = path.read_bytes() if data is None else data
+    for number, line in enumerate(data.split(b"\n")[:-1], start=1):
+        try:
+            json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return corrupt_message(path, number, error)
+    return None
+
+
+def corrupt_message(path: Path, line: int, error: Exception) -> str:
+    what = f"is not JSON ({error})"
+    if isinstance(error, UnicodeDecodeError):
+        what = "is not UTF-8 text (garbage bytes)"
+    return (
+        f"journal {path}: line {line} {what}: the file is damaged, so the queue cannot be read. "
+        f"The run folders hold the results: `landscape run STUDY --rebuild-queue` moves this "
+        f"journal aside and queues the study again from them (finished runs are recorded "
+        f"without training, unfinished ones resume)"
+    )
