@@ -94,8 +94,9 @@ def restore_registries():
     """Undo every registration (and plugin import) a test makes, so tests stay independent."""
     from landscape import DATASETS  # here, not at the top: it imports torchvision (slow)
     from landscape.scoring import METRICS
+    from landscape.study.samplers import SAMPLERS
 
-    registries = (LOSSES, PENALTIES, NORMALIZATIONS, ARCHITECTURES, DATASETS, METRICS)
+    registries = (LOSSES, PENALTIES, NORMALIZATIONS, ARCHITECTURES, DATASETS, METRICS, SAMPLERS)
     saved = [dict(r._entries) for r in registries]
     loaded = dict(plugins._LOADED)
     modules = set(sys.modules)

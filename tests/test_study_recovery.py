@@ -196,3 +196,40 @@ def test_random_sigkills_lose_nothing_and_train_nothing_twice(tmp_path):
         restarts = [(a, b) for a, b in zip(steps[:-1], steps[1:], strict=True) if b != a + 1]
         assert all((b - 1) % checkpoint_every == 0 and b <= a for a, b in restarts), steps
         assert len(restarts) <= kills
+
+
+def test_a_run_whose_data_options_do_not_load_is_recorded_failed_not_left_running(tmp_path):
+    """Validation refuses unknown data options; a run queued another way (an older queue, a
+    hand-made spec) must still end as failed with its reason, never stay running."""
+    from landscape.study import Worker
+    from landscape.study.queue import Queue, default_storage
+
+    study = load_study(write_study(tmp_path, ONE))
+    results = tmp_path / "tiny"
+    (good,) = grid_runs(study)[:1]
+    bad = good.with_(data_options={"resize": 64})
+    Queue(study, default_storage(results), results).add_grid([bad])
+    Worker(study, results, default_storage(results), max_retries=0).run()
+    (trial,) = trials(results, "tiny")
+    assert trial.state.name == "FAIL" and "resize" in trial.user_attrs["error"]
+
+
+def test_a_folder_holding_another_run_is_failed_at_once_and_left_untouched(tmp_path):
+    from landscape.study import Worker
+    from landscape.study.queue import Queue, default_storage
+
+    study = load_study(write_study(tmp_path, ONE))
+    results = tmp_path / "tiny"
+    run = grid_runs(study)[0]
+    folder = results / "runs" / run.run_id
+    folder.mkdir(parents=True)
+    foreign = {"run_id": "0123456789ab", "dataset": "digits", "architecture": "sndcgan"}
+    (folder / RunFiles.CONFIG).write_text(json.dumps(foreign))
+    (folder / RunFiles.STATUS).write_text('{"status": "ok"}')
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()}
+    Queue(study, default_storage(results), results).add_grid([run])
+    taken = Worker(study, results, default_storage(results), max_retries=2).run()
+    assert taken == 1  # no retries: every attempt would be refused alike
+    (trial,) = trials(results, "tiny")
+    assert trial.state.name == "FAIL" and "holds run 0123456789ab" in trial.user_attrs["error"]
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()} == before

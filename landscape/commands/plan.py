@@ -7,6 +7,7 @@ from pathlib import Path
 
 from optuna.trial import TrialState
 
+from landscape.records import JOURNAL
 from landscape.study import expected_runs, grid_runs, load_study, results_dir, search_cells
 from landscape.study.cost import Estimate, describe, duration, estimate
 from landscape.study.plan import cells, run_spec
@@ -44,7 +45,7 @@ def plan(path: Path, args: argparse.Namespace) -> None:
     results = results_dir(study, args.results)
     runs = grid_runs(study)
     queue = None
-    if (results / "optuna.journal").exists() or args.storage:
+    if (results / JOURNAL).exists() or args.storage:
         queue = Queue(study, args.storage or default_storage(results), results)
     done = queue.run_ids((TrialState.COMPLETE,)) if queue else set()
     new = [r for r in runs if r.run_id not in done]

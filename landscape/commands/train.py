@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from landscape.records import RUNS_DIR
 from landscape.train import RunSpec, train
 
 HELP = "train a single run (resumes it if interrupted)"
@@ -57,7 +58,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
 
 def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
-    out = args.out or Path("results") / "runs" / spec.run_id
+    out = args.out or Path("results") / RUNS_DIR / spec.run_id
     evaluate = None
     if not args.no_eval:
         from landscape.metrics import Evaluator, protocol_of

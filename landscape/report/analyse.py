@@ -29,6 +29,7 @@ from landscape.analysis import (
 )
 from landscape.analysis.matched import RESAMPLES
 from landscape.claims import Claim
+from landscape.records import RunFiles, run_dir
 from landscape.scoring import read_floor
 
 MAX_CURVES = 6  # training curves of the best settings of this many variants
@@ -129,7 +130,7 @@ def best_samples(runs: pd.DataFrame, root: Path) -> list[dict[str, Any]]:
     best = done.sort_values(["effective", "_fid", "run_id"]).drop_duplicates("variant")
     cards = []
     for row in best.head(MAX_SAMPLES).itertuples(index=False):
-        folder = root / "runs" / str(row.run_id) / "samples"
+        folder = run_dir(root, str(row.run_id)) / RunFiles.SAMPLES
         image = None
         if np.isfinite(row.best_step):
             wanted = folder / f"step_{int(row.best_step):07d}.png"

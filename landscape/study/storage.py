@@ -23,6 +23,7 @@ from pathlib import Path
 import optuna
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
+from landscape.errors import UserError
 from landscape.records import JOURNAL
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -33,7 +34,7 @@ LOCK_TIMEOUT = 300.0  # seconds waiting on a live holder before saying who holds
 URL_SCHEMES = ("postgresql", "mysql", "sqlite", "oracle", "mssql")
 
 
-class StorageError(ValueError):
+class StorageError(UserError, ValueError):
     """The storage cannot be used. The message names the storage, the problem and the fix."""
 
 

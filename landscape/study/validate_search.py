@@ -5,21 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from landscape.study.checks import Checker
+from landscape.study.samplers import SAMPLERS
 from landscape.study.settings import PAPER_PENALTY_RANGES, PAPER_RANGES, PAPER_SEARCH_N_DISC
 from landscape.study.spec import SECTION_KEYS, Search
 from landscape.variants import PENALTIES
 
-SAMPLERS = ("gp", "tpe", "random")  # to become landscape.study.samplers.SAMPLERS (a Registry)
 SCOPES = ("cell", "space")
 
 
 def sampler(check: Checker, value: Any) -> str:
-    """The one place that knows which samplers exist."""
-    if value not in SAMPLERS:
-        check.fail(
-            "search.sampler", f"unknown sampler {value!r}; choose from: {', '.join(SAMPLERS)}"
-        )
-    return value
+    """A name in the sampler registry (the study's plugins are loaded by now)."""
+    return check.name("search.sampler", SAMPLERS, value)
 
 
 def search(check: Checker, raw: Any) -> Search:

@@ -9,7 +9,6 @@ failed with its error; a diverged run is a result.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import threading
 import traceback
@@ -26,13 +25,14 @@ from landscape.records import (
     RunFiles,
     Status,
     best_evaluation,
+    is_score,
     run_dir,
     run_score,
 )
 from landscape.study.queue import Attr, Claim, Queue
 from landscape.study.spec import StudySpec
 from landscape.train import RunSpec, pick_device, train
-from landscape.train.records import RunFolder, read_jsonl
+from landscape.train.records import ForeignRunFolder, RunFolder, read_jsonl
 
 HEARTBEAT_EVERY = 30.0
 NOT_METRICS = {"step", "time", "protocol", "eval_seconds"}  # evaluation bookkeeping
@@ -93,6 +93,9 @@ class Worker:
             lock.release()
             self.queue.release(claim, f"worker could not start it: {error}")
             raise WorkerCannotRun(str(error)) from error
+        except Exception as error:  # the run's own options do not load: its failure, not ours
+            lock.release()
+            return self.failed(claim, error)
         beat = _Heartbeat(self.queue, claim, run_dir(self.results, spec.run_id))
         try:
             result = train(
@@ -120,7 +123,7 @@ class Worker:
     def record(self, claim: Claim, status: str, diverged_at: int | None) -> None:
         evals = read_jsonl(run_dir(self.results, claim.spec.run_id) / RunFiles.EVAL_LOG)
         for e in evals:
-            if isinstance(e.get("fid"), float | int) and math.isfinite(e["fid"]):
+            if is_score(e.get("fid")):
                 self.queue.progress(claim, e["step"], float(e["fid"]))
         best = best_evaluation(evals)
         attrs = {
@@ -135,7 +138,10 @@ class Worker:
     def failed(self, claim: Claim, error: Exception) -> str:
         message = "".join(traceback.format_exception_only(error)).strip()
         name = f"run {claim.spec.run_id} ({claim.spec.origin or 'manual'})"
-        if claim.attempt <= self.max_retries:
+        # A folder holding another run refuses every attempt alike: no retry, and none of its
+        # files (status.json included) is touched.
+        foreign = isinstance(error, ForeignRunFolder)
+        if claim.attempt <= self.max_retries and not foreign:
             print(
                 f"{name}: attempt {claim.attempt} of {self.max_retries + 1} failed: "
                 f"{message}; queued again",
@@ -152,7 +158,7 @@ class Worker:
         )
         folder = RunFolder(run_dir(self.results, claim.spec.run_id))
         previous = folder.status() or {}
-        if folder.path.exists():
+        if folder.path.exists() and not foreign:
             folder.set_status(
                 status=Status.FAILED.value,
                 step=previous.get("step", 0),

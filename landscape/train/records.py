@@ -1,4 +1,4 @@
-"""A run's folder: its config, status and append-only logs (docs/results-layout.md)."""
+"""A run's folder: its config, status and append-only logs (the names: landscape.records)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from landscape.atomic import atomic_write_bytes
-
-FINISHED = ("ok", "diverged")  # statuses that mean "do not train this run again"
+from landscape.records import SCORED, RunFiles
 
 
 class ForeignRunFolder(ValueError):
@@ -57,19 +56,19 @@ class RunFolder:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.config = self.path / "config.json"
-        self.status_file = self.path / "status.json"
-        self.checkpoint = self.path / "checkpoint.pt"
-        self.train_log = self.path / "train.jsonl"
-        self.eval_log = self.path / "evals.jsonl"
-        self.samples = self.path / "samples"
+        self.config = self.path / RunFiles.CONFIG
+        self.status_file = self.path / RunFiles.STATUS
+        self.checkpoint = self.path / RunFiles.CHECKPOINT
+        self.train_log = self.path / RunFiles.TRAIN_LOG
+        self.eval_log = self.path / RunFiles.EVAL_LOG
+        self.samples = self.path / RunFiles.SAMPLES
 
     def status(self) -> dict[str, Any] | None:
         return read_json(self.status_file)
 
     def finished(self) -> bool:
         status = self.status()
-        return status is not None and status.get("status") in FINISHED
+        return status is not None and status.get("status") in SCORED  # never trained again
 
     def set_status(self, **status: Any) -> None:
         write_json(self.status_file, status)
