@@ -4,7 +4,6 @@ CLI) against a journal in tmp_path."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import signal
@@ -184,19 +183,33 @@ def test_a_sampler_from_a_plugin_file_proposes_the_search_trials(tmp_path):
         "@SAMPLERS.register('lowest_test')\n"
         "def lowest(seed, startup_trials):\n    return Lowest(seed=seed)\n"
     )
-    data = {**TINY, "plugins": ["lowest.py"], "seeds": [0], "search": SEARCH}
-    study = load_study(write_study(tmp_path, data))  # loads the plugin
+    search = {**SEARCH, "sampler": "lowest_test"}  # valid once the study's plugin is loaded
+    data = {**TINY, "plugins": ["lowest.py"], "seeds": [0], "search": search}
     try:
-        # the name as a study file gives it (spec.py checks it against this registry)
-        study = dataclasses.replace(
-            study, search=dataclasses.replace(study.search, sampler="lowest_test")
-        )
+        study = load_study(write_study(tmp_path, data))
+        assert study.search.sampler == "lowest_test"
         queue = Queue(study, default_storage(tmp_path / "tiny"), tmp_path / "tiny")
         claim = queue.claim()  # no grid queued: the search proposes
         assert claim is not None and claim.spec.origin.startswith("search:")
         assert claim.spec.lr == pytest.approx(1e-4)  # the plugin's choice, the range's low end
     finally:
         SAMPLERS._entries.pop("lowest_test", None)
+
+
+def test_the_readme_sampler_plugin_works_as_printed(tmp_path, restore_registries):
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (code,) = re.findall(r"```python\n# my_samplers.py\n(.*?)```", readme, re.S)
+    (tmp_path / "my_samplers.py").write_text(code)
+    search = {**SEARCH, "sampler": "qmc"}
+    data = {**TINY, "plugins": ["my_samplers.py"], "seeds": [0], "search": search}
+    study = load_study(write_study(tmp_path, data))
+    queue = Queue(study, default_storage(tmp_path / "tiny"), tmp_path / "tiny")
+    claim = queue.claim()
+    assert claim is not None and 1e-4 <= claim.spec.lr <= 1e-3
+    (sc, optuna_study), *_ = queue.searches
+    assert type(optuna_study.sampler).__name__ == "QMCSampler"
 
 
 def test_every_numeric_metric_of_the_best_evaluation_is_recorded():
