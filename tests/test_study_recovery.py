@@ -23,31 +23,61 @@ from landscape.study.plan import grid_runs
 ONE = {**TINY, "grid": {**TINY["grid"], "loss": ["ns"]}, "seeds": [0]}
 
 
+FLAKY_LOSS = """
+from pathlib import Path
+
+from landscape import LOSSES
+
+
+@LOSSES.register("needs_fix")
+def needs_fix(real, fake):
+    if Path("broken").exists():  # the cause a user fixes before retrying
+        raise RuntimeError("broken: remove the file 'broken' to fix me")
+    return LOSSES["ns"](real, fake)
+"""
+
+
 @pytest.mark.slow
-def test_a_corrupt_checkpoint_fails_loudly_and_retry_failed_trains_it_once_deleted(tmp_path):
-    path = write_study(tmp_path, ONE)
+def test_a_failed_run_says_why_stays_failed_and_retry_failed_trains_it_once_fixed(tmp_path):
+    (tmp_path / "needs_fix.py").write_text(FLAKY_LOSS)
+    data = {**ONE, "plugins": ["needs_fix.py"], "grid": {**ONE["grid"], "loss": ["needs_fix"]}}
+    path = write_study(tmp_path, data)
     (run,) = grid_runs(load_study(path))
     folder = tmp_path / "results" / "tiny" / "runs" / run.run_id
-    folder.mkdir(parents=True)
-    (folder / RunFiles.CHECKPOINT).write_bytes(b"not a checkpoint")
+    (tmp_path / "broken").touch()
     first = cli("run", path.name, "--workers", "1", "--no-report", cwd=tmp_path)
     assert first.returncode == 1
     # on the console when it fails, and in the final summary
     assert f"run {run.run_id} (grid:" in first.stderr
-    assert "FAILED after 3 attempt(s)" in first.stderr
+    assert "FAILED after 3 attempt(s)" in first.stderr and "remove the file" in first.stderr
     assert f"failed: {run.run_id} (grid:" in first.stdout and "--retry-failed" in first.stdout
     status = cli("status", path.name, cwd=tmp_path)
     assert "0 done, 0 running, 1 failed, 0 left of 1" in status.stdout
-    assert f"failed: {run.run_id}" in status.stdout
+    assert f"failed: {run.run_id}" in status.stdout and "remove the file" in status.stdout
     assert json.loads((folder / RunFiles.STATUS).read_text())["status"] == Status.FAILED
+    (tmp_path / "broken").unlink()
     again = cli("run", path.name, "--workers", "1", "--no-report", cwd=tmp_path)
     assert "0 done, 0 running, 1 failed" in again.stdout  # failed stays failed on a rerun
-    (folder / RunFiles.CHECKPOINT).unlink()
     retried = cli("run", path.name, "--workers", "1", "--retry-failed", "--no-report", cwd=tmp_path)
     assert retried.returncode == 0, retried.stderr
     assert "1 failed run(s) queued again" in retried.stdout
     assert "finished: 1 done, 0 running, 0 failed, 0 left of 1" in retried.stdout
     assert json.loads((folder / RunFiles.STATUS).read_text())["status"] == Status.OK
+    assert raw_steps(folder) == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.slow
+def test_a_corrupt_checkpoint_restarts_its_run_from_step_0_and_says_so(tmp_path):
+    path = write_study(tmp_path, ONE)
+    (run,) = grid_runs(load_study(path))
+    folder = tmp_path / "results" / "tiny" / "runs" / run.run_id
+    folder.mkdir(parents=True)
+    (folder / RunFiles.CHECKPOINT).write_bytes(b"not a checkpoint")
+    done = cli("run", path.name, "--workers", "1", "--no-report", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "cannot be read" in done.stderr  # the worker says why it started over
+    status = json.loads((folder / RunFiles.STATUS).read_text())
+    assert status["status"] == Status.OK and "step 0" in status["note"]
     assert raw_steps(folder) == [1, 2, 3, 4, 5, 6]
 
 

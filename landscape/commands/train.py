@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from landscape.records import RUNS_DIR
+from landscape.records import RUNS_DIR, Status
 from landscape.train import RunSpec, train
 
 HELP = "train a single run (resumes it if interrupted)"
@@ -76,4 +76,4 @@ def run(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
     )
     print(f"{result.status}: run {result.run_id} at step {result.step} in {result.path}")
-    return 130 if result.status == "interrupted" else 0
+    return 130 if result.status == Status.INTERRUPTED else 0

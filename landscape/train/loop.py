@@ -25,6 +25,7 @@ import torch
 from tqdm import tqdm
 
 from landscape.data import ImageData, load, to_unit_range
+from landscape.records import Status
 from landscape.train.batches import BatchStream
 from landscape.train.checkpoint import (
     resume,
@@ -108,7 +109,7 @@ def train(
         warnings.warn(f"run {spec.run_id}: {note}", RuntimeWarning, stacklevel=2)
     clock = Clock(wall)
     folder.set_status(
-        status="running",
+        status=Status.RUNNING.value,
         step=start,
         steps=spec.steps,
         diverged_at=None,
@@ -134,21 +135,21 @@ def train(
         for step in range(start, spec.steps):
             if stop.is_set():
                 _checkpoint(folder, state, batches, step, clock)
-                return _finish(spec, folder, "interrupted", step, None, clock(), note)
+                return _finish(spec, folder, Status.INTERRUPTED, step, None, clock(), note)
             real = batches(step).to(device, non_blocking=True)  # no-op when already there
             out = update(step, to_unit_range(real).contiguous(memory_format=memory))
             first_bad = torch.where((first_bad < 0) & ~out.finite, step + 1, first_bad)
             done = step + 1
             if schedule.checks_divergence(done) and (bad := int(first_bad)) >= 0:
                 _log(folder, bar, out, done, clock())
-                return _finish(spec, folder, "diverged", bad - 1, bad, clock(), note)
+                return _finish(spec, folder, Status.DIVERGED, bad - 1, bad, clock(), note)
             if schedule.logs(done):
                 _log(folder, bar, out, done, clock())
             if schedule.evaluates(done):
                 _evaluate(folder, G, evaluate, done, clock)
             if schedule.checkpoints(done):
                 _checkpoint(folder, state, batches, done, clock)
-    return _finish(spec, folder, "ok", spec.steps, None, clock(), note)
+    return _finish(spec, folder, Status.OK, spec.steps, None, clock(), note)
 
 
 def _build_models(
@@ -221,7 +222,7 @@ def _log(folder: RunFolder, bar: tqdm, out, step: int, elapsed: float) -> None:
 def _finish(
     spec: RunSpec,
     folder: RunFolder,
-    status: str,
+    status: Status,
     step: int,
     diverged_at: int | None,
     wall: float,
