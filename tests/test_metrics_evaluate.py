@@ -67,11 +67,11 @@ def test_same_generator_and_seed_give_the_same_scores_twice(cache):
         "kid_mean",
         "kid_std",
         "ms_ssim",
-        "precision",
-        "recall",
+        "knn_precision",
+        "knn_recall",
         "protocol",
     } == set(first)
-    assert 0 <= first["precision"] <= 1 and 0 <= first["recall"] <= 1
+    assert 0 <= first["knn_precision"] <= 1 and 0 <= first["knn_recall"] <= 1
     assert first["fid"] > 0 and first["is_mean"] >= 1 and first["ms_ssim"] is None
 
 

@@ -37,8 +37,8 @@ def test_built_in_metrics_keep_the_evaluation_record_keys():
         "is_mean": "higher",
         "kid_mean": "lower",
         "ms_ssim": "lower",
-        "precision": "higher",
-        "recall": "higher",
+        "knn_precision": "higher",
+        "knn_recall": "higher",
     }
     assert record_columns() == (
         "fid",
@@ -47,16 +47,16 @@ def test_built_in_metrics_keep_the_evaluation_record_keys():
         "kid_mean",
         "kid_std",
         "ms_ssim",
-        "precision",
-        "recall",
+        "knn_precision",
+        "knn_recall",
     )
     assert column_labels() == {
         "fid": "FID",
         "is_mean": "IS",
         "kid_mean": "KID",
         "ms_ssim": "MS-SSIM",
-        "precision": "precision",
-        "recall": "recall",
+        "knn_precision": "precision",
+        "knn_recall": "recall",
     }
     assert METRICS["kid"].needs == {"fake_features", "real_features"}
     assert METRICS["ms_ssim"].applies_to(protocol_for("celeba_hq_128"))
@@ -97,6 +97,15 @@ def test_the_readme_metric_plugin_works_as_printed(cache, tmp_path, own_metrics)
     assert record["feature_spread"] > 0 and math.isfinite(record["feature_spread"])
 
 
+def test_a_metric_column_named_like_a_run_config_key_is_refused(cache, own_metrics):
+    @metric("lr_metric", columns=("lr",), direction="lower", needs=("fake_features",))
+    def lr_metric(inputs):
+        return {"lr": 0.0}
+
+    with pytest.raises(ValueError, match="metric 'lr_metric' .* writes the column\\(s\\) lr"):
+        Evaluator(protocol_for("digits", n_samples=100), cache_dir=cache)
+
+
 def test_bad_registrations_name_what_is_wrong(own_metrics):
     def f(inputs):
         return {}
@@ -124,19 +133,19 @@ def prc(fake, real):
 def test_precision_and_recall_in_closed_form():
     g = torch.Generator().manual_seed(0)
     real = torch.randn(200, 8, generator=g)
-    assert prc(real.clone(), real) == {"precision": 1.0, "recall": 1.0}
+    assert prc(real.clone(), real) == {"knn_precision": 1.0, "knn_recall": 1.0}
     far = real + 100.0  # every fake far outside every real k-NN ball, and vice versa
-    assert prc(far, real) == {"precision": 0.0, "recall": 0.0}
+    assert prc(far, real) == {"knn_precision": 0.0, "knn_recall": 0.0}
     # Half the fakes are copies of real images, half far away: precision is exactly 1/2;
     # recall follows the definition (k = 3), computed here point by point.
     half = torch.cat([real[:100], far[100:]])
     out = prc(half, real)
-    assert out["precision"] == 0.5
+    assert out["knn_precision"] == 0.5
 
     def radius(points, i):  # distance to the 3rd nearest other point
         return sorted(float((points[i] - p).norm()) for j, p in enumerate(points) if j != i)[2]
 
     radii = [radius(half, i) for i in range(len(half))]
     inside = [any(float((r - f).norm()) <= radii[j] for j, f in enumerate(half)) for r in real]
-    assert out["recall"] == pytest.approx(sum(inside) / len(real), abs=1e-6)  # float32 mean
-    assert 0.5 <= out["recall"] < 1
+    assert out["knn_recall"] == pytest.approx(sum(inside) / len(real), abs=1e-6)  # float32 mean
+    assert 0.5 <= out["knn_recall"] < 1

@@ -95,7 +95,7 @@ def test_a_plugin_metric_and_the_floor_reach_the_csvs_and_the_report(
     best = evals.loc[evals.groupby("run_id")["fid"].idxmin()].set_index("run_id")
     runs = runs.set_index("run_id")
     assert np.array_equal(runs.loc[best.index, "best_step"], best["step"])
-    for column in ("fid", "spread", "is_mean", "kid_mean", "precision", "recall"):
+    for column in ("fid", "spread", "is_mean", "kid_mean", "knn_precision", "knn_recall"):
         assert np.allclose(runs.loc[best.index, column], best[column]), column
     assert "ms_ssim" not in runs  # not computed on digits: no column
     board = pd.read_csv(study / "leaderboard.csv")
@@ -132,7 +132,8 @@ def test_a_metric_no_evaluation_recorded_has_no_column(tmp_path, own_metrics):
     html = write_report(study, draws=50).read_text()
     for name in ("runs", "evals", "leaderboard"):
         frame = pd.read_csv(study / f"{name}.csv")
-        for column in ("never", "never_median", "precision", "recall", "precision_median"):
+        absent = ("never", "never_median", "knn_precision", "knn_recall", "knn_precision_median")
+        for column in absent:
             assert column not in frame, (name, column)
     runs = pd.read_csv(study / "runs.csv")
     assert "ms_ssim" not in runs  # recorded as null in every evaluation: no column either
@@ -144,10 +145,11 @@ def test_a_metric_no_evaluation_recorded_has_no_column(tmp_path, own_metrics):
 
 def test_labels_and_directions_come_from_the_registry():
     assert [header(c) for c in ("fid", "is_mean", "kid_mean")] == ["FID ↓", "IS ↑", "KID ↓"]
-    assert (label("precision"), header("recall")) == ("precision", "recall ↑")
-    assert median_column("is_mean") == "is_median" and median_column("recall") == "recall_median"
-    frame = pd.DataFrame({"fid": [1.0], "recall": [0.5], "precision": [np.nan], "x": [1.0]})
-    assert recorded_scores(frame) == {"fid": "lower", "recall": "higher"}
+    assert (label("knn_precision"), header("knn_recall")) == ("precision", "recall ↑")
+    assert median_column("is_mean") == "is_median"
+    assert median_column("knn_recall") == "knn_recall_median"
+    frame = pd.DataFrame({"fid": [1.0], "knn_recall": [0.5], "knn_precision": [np.nan], "x": [1.0]})
+    assert recorded_scores(frame) == {"fid": "lower", "knn_recall": "higher"}
 
 
 def test_the_floor_line_is_dashed_and_labelled():

@@ -32,7 +32,7 @@ def recorded_scores(frame: pd.DataFrame, *, rank: bool = True) -> dict[str, str]
 
 def median_column(column: str) -> str:
     """The seed-median column of a score at the best step: ``is_mean`` -> ``is_median``,
-    ``precision`` -> ``precision_median``."""
+    ``knn_precision`` -> ``knn_precision_median``."""
     return column.removesuffix("_mean") + "_median"
 
 

@@ -69,7 +69,7 @@ def seed_medians(runs: pd.DataFrame, hyper: Sequence[str] = ()) -> pd.DataFrame:
     number), ``n_seeds``, ``n_diverged``, ``n_failed``, ``divergence_rate`` (diverged /
     finished seeds), ``fid_median``, ``fid_q25``, ``fid_q75``, ``fid_min``, ``fid_max``,
     and per other recorded score (columns.recorded_scores: ``is_mean`` -> ``is_median``, a plugin's
-    ``precision`` -> ``precision_median``) its median at the runs' best step, over the seeds
+    ``knn_precision`` -> ``knn_precision_median``) its median at the runs' best step, over the seeds
     with a finite effective score (ok or diverged, not failed).
     """
     done = with_origins(finished(runs))

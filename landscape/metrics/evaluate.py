@@ -66,6 +66,7 @@ class Evaluator:
         device: str | torch.device = "cpu",
         cache_dir: str | Path | None = None,
     ) -> None:
+        check_metric_columns()
         self.protocol = protocol
         self.data_root = data_root
         self.device = torch.device(device)
@@ -184,6 +185,23 @@ def diverged(protocol: Protocol) -> dict:
         out.update(dict.fromkeys(entry.keys, EVAL_DIVERGED if entry.applies_to(protocol) else None))
     out["protocol"] = protocol.as_dict()
     return out
+
+
+def check_metric_columns() -> None:
+    """A metric column named like a run's config key (``lr``, ``precision``...) would be
+    mistaken for it in runs.csv: refuse it before anything is recorded."""
+    from dataclasses import fields
+
+    from landscape.train.spec import RunSpec
+
+    taken = {f.name for f in fields(RunSpec)} | {"run_id", "status", "error", "setting"}
+    for m in METRICS.values():
+        clash = sorted(set(m.keys) & taken)
+        if clash:
+            raise ValueError(
+                f"metric {m.name!r} ({m.fn.__module__}) writes the column(s) {', '.join(clash)}, "
+                f"which are a run's own keys; rename them (e.g. {m.name}_{clash[0]})"
+            )
 
 
 def prepare_stats(

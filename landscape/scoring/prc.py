@@ -19,9 +19,10 @@ BATCH = 10_000
 
 @metric(
     "prc",
-    columns=("precision", "recall"),
+    columns=("knn_precision", "knn_recall"),  # not "precision": a run's config has that key
     direction="higher",
     needs=("fake_features", "real_features"),
+    labels={"knn_precision": "precision", "knn_recall": "recall"},
 )
 def precision_recall(inputs: Any) -> dict:
     from torch_fidelity.metric_prc import prc_features_to_metric
@@ -34,4 +35,4 @@ def precision_recall(inputs: Any) -> dict:
         save_cpu_ram=True,
         verbose=False,
     )
-    return {"precision": float(out["precision"]), "recall": float(out["recall"])}
+    return {"knn_precision": float(out["precision"]), "knn_recall": float(out["recall"])}
