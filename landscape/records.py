@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import Any
 
 AXES = ("loss", "penalty", "normalization", "architecture")  # what the paper compares
+# What one fixed hyper-parameter setting of a study gives (PAPER.md 6, Table 1).
+SETTING_KEYS = ("lr", "beta1", "beta2", "n_disc", "penalty_weight")
+# The penalty whose lambda is unused: the planner trains it with weight 0, so the settings of a
+# study that differ only in lambda are one run of it, and that run stands for each of them.
+NO_PENALTY = "none"
 
 # compare_gan's NAN_DETECTED (PAPER.md 7): every metric of an evaluation whose fakes held NaN/inf
 SENTINEL = 31337.0

@@ -120,3 +120,41 @@ def test_claims_of_the_study_copy_get_verdicts(planned):
     )
     columns = ["diff", "diff_low", "diff_high", "p_better", "p_low", "p_high"]
     assert findings.loc["F3", columns].tolist() == gp[columns].tolist()
+
+
+LAMBDAS = """
+name: lambdas
+dataset: digits
+budget: {steps: 4, eval_every: 2, batch_size: 8}
+model: {width: 0.0625, z_dim: 16}
+grid: {loss: [ns], penalty: [none, gp], normalization: [none, sn], architecture: [sndcgan]}
+hyperparameters:   # two settings that differ only in lambda, as half of Table 1's do
+  - {lr: 0.0002, beta1: 0.5, beta2: 0.999, n_disc: 1, penalty_weight: 1}
+  - {lr: 0.0002, beta1: 0.5, beta2: 0.999, n_disc: 1, penalty_weight: 10}
+seeds: [0, 1, 2]
+"""
+
+
+def test_a_penalty_none_run_matches_the_gp_runs_of_every_lambda_it_stands_for(tmp_path):
+    from landscape.analysis import axis_comparisons
+
+    path = tmp_path / "lambdas.yaml"
+    path.write_text(LAMBDAS)
+
+    def by_lambda(spec) -> tuple[str, float]:  # gp: 10 at lambda 1, 30 at lambda 10; none 20
+        base = {0.0: 20.0, 1.0: 10.0, 10.0: 30.0}[spec.penalty_weight]
+        return Status.OK, base + spec.seed
+
+    _, specs = planned_study(path, tmp_path / "results" / "lambdas", by_lambda, trials=0)
+    assert sum(s.penalty == "none" for s in specs) == 2 * 3  # one run per norm and seed
+    runs = load_results(tmp_path / "results" / "lambdas").runs
+    rows = axis_comparisons(runs, ["penalty", "normalization"], resamples=200)
+    penalty = rows[rows["axis"] == "penalty"]
+    # each gp setting (lambda 1 and lambda 10), per normalization, against the none runs
+    assert penalty["pairs"].tolist() == [4] and penalty["runs_a"].tolist() == [4 * 3]
+    # settings: lambda 1 wins by 10 on its seeds, lambda 10 loses by 10: median of -10, -10,
+    # +10, +10 (written with the likelier winner as a; a tie at 1/2 puts the lower diff first)
+    assert abs(penalty["diff"].iloc[0]) == 0.0 and penalty["p_better"].iloc[0] == 0.5
+    norm = rows[rows["axis"] == "normalization"]
+    # none-penalty runs under both names hold the same runs: one matched setting, not two
+    assert norm["pairs"].tolist() == [1 + 2]

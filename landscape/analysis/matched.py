@@ -44,7 +44,7 @@ import pandas as pd
 
 from landscape.analysis.scores import finished
 from landscape.analysis.settings import with_origins
-from landscape.records import AXES, OriginKind
+from landscape.records import AXES, NO_PENALTY, SETTING_KEYS, OriginKind
 
 RESAMPLES = 2000
 LEVEL = 0.95
@@ -78,10 +78,29 @@ class Samples:
 
 
 def matchable(runs: pd.DataFrame) -> pd.DataFrame:
-    """The finished runs of grid settings, with only what matching needs (and ``effective``)."""
+    """The finished runs of grid settings, with only what matching needs (and ``effective``).
+
+    A penalty-none run stands for every setting of the study that differs from its own only in
+    lambda (the planner trains those as one run: lambda is unused without a penalty), so it is
+    listed once under each of those settings' names: the gp runs of Table 1's lambda-10 settings
+    then match it as well as the lambda-1 ones do."""
     done = with_origins(finished(runs))
     keep = [c for c in (*MATCH_EXTRA, *AXES) if c in done] + ["origin_name", "effective"]
-    return done.loc[done["origin_kind"].eq(OriginKind.GRID.value), keep]
+    done = done.loc[done["origin_kind"].eq(OriginKind.GRID.value), keep + ["run_id", *_hyper(done)]]
+    hyper = _hyper(done)
+    if not hyper or "penalty" not in done or done.empty:
+        return done[keep + ["run_id"]]
+    signature = done[hyper].astype(str).agg("\x1f".join, axis=1)
+    names = pd.DataFrame({"_sig": signature, "origin_name": done["origin_name"]}).drop_duplicates()
+    unused = done["penalty"].eq(NO_PENALTY).to_numpy()
+    expanded = done[unused].drop(columns="origin_name").assign(_sig=signature[unused]).merge(names)
+    both = pd.concat([done[~unused], expanded.drop(columns="_sig")], ignore_index=True)
+    return both[keep + ["run_id"]]
+
+
+def _hyper(runs: pd.DataFrame) -> list[str]:
+    """The setting's hyper-parameters that a penalty-none run shares with its settings."""
+    return [c for c in SETTING_KEYS if c != "penalty_weight" and c in runs]
 
 
 def matched_samples(runs: pd.DataFrame, a: Mapping[str, str], b: Mapping[str, str]) -> Samples:
@@ -105,6 +124,11 @@ def matched_samples(runs: pd.DataFrame, a: Mapping[str, str], b: Mapping[str, st
         return Samples(empty, empty)
     unit = done.groupby(keys, sort=True, dropna=False).ngroup()
     both = unit.map(done["_side"].groupby(unit).nunique()).eq(2)
+    # A penalty-none run listed under several settings' names (matchable) makes units that
+    # hold the very same runs when penalty is not compared: count each such unit once.
+    runs_of = done["run_id"].groupby(unit).agg(lambda ids: "\x1f".join(sorted(ids)))
+    first = ~runs_of.duplicated()
+    both &= unit.map(first)
     done, unit = done[both], unit[both]
     if done.empty:
         empty = np.empty((0, 1))

@@ -13,7 +13,7 @@ from optuna.distributions import (
     FloatDistribution,
 )
 
-from landscape.records import Origin
+from landscape.records import NO_PENALTY, Origin
 from landscape.study.spec import AXES, StudySpec
 from landscape.train import RunSpec
 
@@ -51,7 +51,7 @@ def run_spec(
     weight = setting.get(
         "penalty_weight", study.penalty_options.get(cell.penalty, {}).get("weight")
     )
-    if cell.penalty == "none":
+    if cell.penalty == NO_PENALTY:
         weight = 0.0  # lambda is unused: settings differing only in lambda are one run
     return RunSpec(
         dataset=study.dataset,
@@ -150,7 +150,7 @@ def search_space(study: StudySpec, sc: SearchCell) -> dict[str, BaseDistribution
     ranges = []
     for p in penalties:  # the study file's range, else the one the penalty registered with
         r = study.search.penalty_ranges.get(p) or getattr(PENALTIES[p], "search_range", None)
-        if r is not None and p != "none":
+        if r is not None and p != NO_PENALTY:
             ranges.append(r)
     if ranges:  # scope "space": one range spanning those of the searched penalties
         low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)

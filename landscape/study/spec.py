@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from landscape import records
 from landscape.claims import Claim
 from landscape.registry import Registry
 from landscape.study.load import load_plugins, resolve
@@ -48,7 +49,7 @@ SECTION_KEYS = {
     "model": {"z_dim", "width", "precision"},
     "search": {"sampler", "trials", "scope", "n_disc", "seed", "ranges", "startup_trials"},
 }
-SETTING_KEYS = {"lr", "beta1", "beta2", "n_disc", "penalty_weight"}
+SETTING_KEYS = set(records.SETTING_KEYS)
 
 
 @dataclass(frozen=True)
