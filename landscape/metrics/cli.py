@@ -14,6 +14,7 @@ from landscape.metrics.evaluate import prepare_stats
 from landscape.metrics.extractors import OURS
 from landscape.metrics.inception import InceptionWeightsMissing
 from landscape.metrics.protocol import protocol_for
+from landscape.scoring.cache import EXTRACTORS_DIR
 
 
 def add_prepare_stats_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +61,7 @@ def prepare_stats_command(args: argparse.Namespace) -> int:
     print(f"{protocol.name}: {path}")
     ours = OURS.get(protocol.extractor)
     if ours is not None:
-        weights = resolve_cache_dir(args.cache_dir) / "extractors" / ours.WEIGHTS_FILE
+        weights = resolve_cache_dir(args.cache_dir) / EXTRACTORS_DIR / ours.WEIGHTS_FILE
         accuracy = ours.load_or_train(weights, args.data_root)["test_accuracy"]
         print(f"{ours.NAME}: {accuracy:.2%} accuracy on the held-out {ours.DATASET} test split")
     print(f"note: {protocol.note}")

@@ -24,6 +24,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_featur
 from landscape.data import load
 from landscape.data.digits import digits_arrays
 from landscape.metrics.cache import default_cache_dir, load_or_compute
+from landscape.scoring.cache import EXTRACTORS_DIR
 
 NAME = "digits-cnn"
 DATASET = "digits"  # trained on its train split, accuracy measured on its test split
@@ -119,7 +120,7 @@ def load_or_train(path: str | Path | None = None, data_root: str | Path | None =
     training and caching it (atomically, under a file lock) on first use. A cached file made
     by another recipe is an error, never silently used or replaced: scores made with it would
     not be comparable with new ones. ``data_root`` is unused: the digits are bundled."""
-    path = Path(path) if path is not None else default_cache_dir() / "extractors" / WEIGHTS_FILE
+    path = Path(path) if path is not None else default_cache_dir() / EXTRACTORS_DIR / WEIGHTS_FILE
 
     def save(state: dict, f: IO[bytes]) -> None:
         torch.save(state, f)

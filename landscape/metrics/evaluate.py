@@ -22,11 +22,12 @@ from landscape.metrics.features import extract
 from landscape.metrics.protocol import Protocol, protocol_for
 from landscape.metrics.reference import Reference, load_reference, reference_path
 from landscape.metrics.scores import Statistics
+from landscape.records import SENTINEL
 from landscape.scoring import METRICS
 from landscape.train.precision import float32_mode
 from landscape.variants.architectures.base import Generator
 
-EVAL_DIVERGED = 31337.0
+EVAL_DIVERGED = SENTINEL  # compare_gan's NAN_DETECTED (PAPER.md 7), one home: landscape.records
 MS_SSIM_SEED = 0  # the shuffle that picks the 5 x 64 fakes MS-SSIM looks at
 
 

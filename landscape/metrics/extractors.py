@@ -22,6 +22,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from landscape.metrics import digits_cnn, inception, mnist_cnn
 from landscape.metrics.cache import resolve_cache_dir
+from landscape.scoring.cache import EXTRACTORS_DIR
 
 OURS = {m.NAME: m for m in (digits_cnn, mnist_cnn)}  # trained here; name -> module
 for _module in OURS.values():
@@ -71,7 +72,7 @@ def create_extractor(
         cls = inception.InceptionV3FloatInput
         kwargs["feature_extractor_weights_path"] = str(inception.inception_weights())
     elif name in OURS and cls is OURS[name].FEATURE_EXTRACTOR:
-        folder = resolve_cache_dir(cache_dir) / "extractors"
+        folder = resolve_cache_dir(cache_dir) / EXTRACTORS_DIR
         kwargs["feature_extractor_weights_path"] = str(folder / OURS[name].WEIGHTS_FILE)
         kwargs["data_root"] = data_root
     extractor = cls(name, features, **kwargs)

@@ -28,6 +28,7 @@ from landscape.data.base import default_root
 from landscape.data.torchvision_sets import _torchvision, _unpacked_root
 from landscape.metrics.cache import default_cache_dir, load_or_compute
 from landscape.metrics.digits_cnn import GrayCNNExtractor, accuracy
+from landscape.scoring.cache import EXTRACTORS_DIR
 
 NAME = "mnist-cnn"
 DATASET = "mnist"  # trained on its train split, accuracy measured on its test split
@@ -133,7 +134,7 @@ def load_or_train(path: str | Path | None = None, data_root: str | Path | None =
     """The trained state from ``path`` (default ``<cache>/extractors/mnist-cnn-v1.pt``),
     trained on the MNIST under ``data_root`` and cached (atomically, under a file lock) on
     first use. A cached file made by another recipe is an error, never silently used."""
-    path = Path(path) if path is not None else default_cache_dir() / "extractors" / WEIGHTS_FILE
+    path = Path(path) if path is not None else default_cache_dir() / EXTRACTORS_DIR / WEIGHTS_FILE
 
     def save(state: dict, f: IO[bytes]) -> None:
         torch.save(state, f)

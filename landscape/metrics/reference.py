@@ -25,6 +25,7 @@ from landscape.metrics.extractors import feature_layers, weights_label
 from landscape.metrics.features import extract
 from landscape.metrics.protocol import Protocol
 from landscape.metrics.scores import Statistics, statistics
+from landscape.scoring.cache import STATS_DIR
 
 FORMAT = 1  # bump when the file layout or the way it is computed changes
 
@@ -57,7 +58,7 @@ def reference_key(protocol: Protocol) -> str:
 
 def reference_path(protocol: Protocol, cache_dir: str | Path | None = None) -> Path:
     """``<cache>/stats/<key>.npz``."""
-    return resolve_cache_dir(cache_dir) / "stats" / f"{reference_key(protocol)}.npz"
+    return resolve_cache_dir(cache_dir) / STATS_DIR / f"{reference_key(protocol)}.npz"
 
 
 def real_images(protocol: Protocol, data_root: str | Path | None) -> Tensor:

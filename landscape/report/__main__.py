@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from landscape.commands.report import check_results_folder
+from landscape.errors import UserError
 from landscape.report.build import write_report
 
 
@@ -27,10 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        check_results_folder(Path(args.results_dir))  # nothing is written anywhere else
         path = write_report(
             args.results_dir, expected_runs=args.expected_runs, cache_dir=args.cache_dir
         )
-    except FileNotFoundError as err:
+    except (FileNotFoundError, UserError) as err:
         print(f"landscape report: {err}", file=sys.stderr)
         return 2
     print(path)

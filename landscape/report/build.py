@@ -14,6 +14,7 @@ import pandas as pd
 
 from landscape.analysis import DRAWS, Results, is_finished, load_results
 from landscape.atomic import atomic_path
+from landscape.records import REPORT
 from landscape.report.analyse import ProtocolAnalysis, analyse
 from landscape.report.sections import SETTINGS_PER_VARIANT, protocol_block
 from landscape.report.tables import Column, table_html, write_analysis_csvs, write_csvs
@@ -71,7 +72,7 @@ def publish(
     for stale in old - _written(blocks, root):  # figures of an earlier report, now gone
         stale.unlink(missing_ok=True)
     page = render(page_context(results, analyses, blocks, expected_runs, targets))
-    path = root / "report.html"
+    path = root / REPORT
     with atomic_path(path) as temp:
         temp.write_text(page, encoding="utf-8")
     return path

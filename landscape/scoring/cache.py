@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+STATS_DIR = "stats"  # <cache>/stats/: reference statistics and real-data floors, side by side
+EXTRACTORS_DIR = "extractors"  # <cache>/extractors/: weights of our trained feature extractors
+
 
 def default_cache_dir() -> Path:
     """``$LANDSCAPE_CACHE``, or ``~/.cache/landscape`` when it is unset."""

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from landscape.scoring.cache import resolve_cache_dir
+from landscape.scoring.cache import STATS_DIR, resolve_cache_dir
 
 PAPER_FLOORS = {"cifar10": 5.19, "celeba_hq_128": 12.6, "lsun_bedroom": 3.8}  # FID, [P 2.5]
 
@@ -37,7 +37,7 @@ def protocol_name(protocol: Any) -> str:
 def floor_path(protocol: Any, cache_dir: str | Path | None = None) -> Path:
     """``<cache>/stats/floor-<protocol name>.json``, beside the reference statistics."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", protocol_name(protocol))
-    return resolve_cache_dir(cache_dir) / "stats" / f"floor-{safe}.json"
+    return resolve_cache_dir(cache_dir) / STATS_DIR / f"floor-{safe}.json"
 
 
 def read_floor(protocol: Any, cache_dir: str | Path | None = None) -> dict | None:
