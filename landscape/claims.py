@@ -12,7 +12,9 @@ On a combination of axes (a variant against a variant)::
         than: {penalty: none, normalization: sn}
         source: "3.2"
 
-``better`` and ``than`` name the same axes. The axes whose values differ are compared; those
+``better`` and ``than`` name the same axes. ``or_equal: true`` claims only that ``better`` is at
+least as good as ``than`` (the paper's "not better" findings, F1): consistent unless ``than`` is
+clearly better. The axes whose values differ are compared; those
 with equal values restrict the comparison to runs with that value; every other axis is matched
 (runs agree on it). The report compares matched settings of ``better`` and ``than`` and says
 whether the study is consistent with the claim, contradicts it, or cannot tell yet.
@@ -28,7 +30,7 @@ from typing import Any, NoReturn
 
 from landscape.records import AXES
 
-CLAIM_KEYS = ("id", "axis", "better", "than", "source", "text")
+CLAIM_KEYS = ("id", "axis", "better", "than", "or_equal", "source", "text")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class Claim:
     than: tuple[tuple[str, str], ...]
     source: str = ""
     text: str = ""
+    # "better is at least as good as than" (PAPER.md 11 F1: LS and WGAN are "not better" than
+    # NS): consistent unless `than` is clearly better; a claim of no difference, not of one.
+    or_equal: bool = False
 
     @property
     def compared(self) -> tuple[str, ...]:
@@ -60,7 +65,8 @@ class Claim:
         axes = list(dict(self.better))
         b = "+".join(dict(self.better)[a] for a in axes)
         t = "+".join(dict(self.than)[a] for a in axes)
-        return f"{b} better than {t} ({'+'.join(axes)})"
+        relation = "at least as good as" if self.or_equal else "better than"
+        return f"{b} {relation} {t} ({'+'.join(axes)})"
 
 
 def parse_claims(
@@ -107,12 +113,19 @@ def parse_claims(
             than=tuple((a, than[a]) for a in order),
             source=str(raw.get("source") or ""),
             text=str(raw.get("text") or ""),
+            or_equal=_flag(f"{key}.or_equal", raw.get("or_equal", False), fail),
         )
         if claim.id in seen:
             fail(f"{key}.id", f"claim id {claim.id!r} is used twice")
         seen.add(claim.id)
         out.append(claim)
     return tuple(out)
+
+
+def _flag(key: str, value: Any, fail: Callable[[str, str], NoReturn]) -> bool:
+    if not isinstance(value, bool):
+        fail(key, f"expected true or false, got {value!r}")
+    return value
 
 
 def _sides(key: str, raw: dict, fail: Callable[[str, str], NoReturn]) -> tuple[dict, dict]:

@@ -58,3 +58,33 @@ def test_how_many_more_runs_would_likely_decide():
     assert more_needed(row) == "about 2.3x the matched runs (if the estimate holds)"
     assert more_needed({**row, "runs_than": 3}).startswith("at least 5 runs per side")
     assert more_needed({**row, "p_better": 0.5}).startswith("cannot say")
+
+
+def test_an_at_least_as_good_claim_is_consistent_with_no_clear_difference():
+    from landscape.analysis.findings import claim_verdict
+
+    row = {"runs_better": 8, "runs_than": 8}
+    assert claim_verdict("no clear difference", row, or_equal=True) == "consistent"
+    assert claim_verdict("no clear difference", row, or_equal=False) == "undecided"
+    assert claim_verdict("than better", row, or_equal=True) == "contradicted"
+    assert claim_verdict("better better", row, or_equal=True) == "consistent"
+    few = {"runs_better": 8, "runs_than": 3}  # too few runs to say even that
+    assert claim_verdict("no clear difference", few, or_equal=True) == "undecided"
+
+
+def test_or_equal_is_read_from_the_study_file_and_labelled():
+    from landscape.claims import parse_claims
+
+    def fail(key, problem):
+        raise ValueError(f"{key}: {problem}")
+
+    grid = {"loss": ("ns", "wgan")}
+    raw = [{"id": "F1", "axis": "loss", "better": "ns", "than": "wgan", "or_equal": True}]
+    (claim,) = parse_claims(raw, fail, grid)
+    assert claim.or_equal and claim.label == "ns at least as good as wgan (loss)"
+    try:
+        parse_claims([{**raw[0], "or_equal": "yes"}], fail, grid)
+    except ValueError as error:
+        assert "claims[0].or_equal: expected true or false" in str(error)
+    else:
+        raise AssertionError("or_equal: 'yes' was accepted")

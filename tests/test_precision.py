@@ -70,7 +70,10 @@ def test_an_evaluation_is_strict_float32_even_inside_a_tf32_block(cache, torch_d
     evaluator = Evaluator(protocol_for("digits"), cache_dir=cache)
     with float32_mode("tf32"):
         assert tf32_flags() == ON
-        evaluator(G)
+        record = evaluator(G)
+        assert (
+            record["protocol"]["arithmetic"] == "float32, TF32 off (matmuls and cuDNN convolutions)"
+        )
         assert tf32_flags() == ON  # restored after the evaluation
     assert seen and all(flags == OFF for flags in seen)
 

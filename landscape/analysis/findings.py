@@ -8,6 +8,10 @@ compared on matched settings (matched.py), with a verdict.
   would make the interval exclude 1/2 if the estimate held (an interval shrinks like one over
   the square root of the runs behind it); a rough guide, not a promise.
 
+A claim with ``or_equal: true`` ("better is at least as good as than", the paper's F1) is
+contradicted only when than is clearly better, and consistent otherwise once both sides have
+MIN_RUNS runs: no clear difference is what it claims.
+
 The claims come from the study file copied beside the results (``study.yaml``, the newest
 version when the file changed), read with yaml.safe_load and validated by
 landscape.claims.parse_claims against the variant values found in the runs. Torch-free: this
@@ -121,6 +125,16 @@ def more_needed(row: dict[str, Any]) -> str:
     return f"about {math.ceil(factor * 10) / 10:g}x the matched runs (if the estimate holds)"
 
 
+def claim_verdict(said: str, row: dict[str, Any], or_equal: bool) -> str:
+    """From the comparison's verdict: consistent, contradicted or undecided. A claim of "at least
+    as good" is consistent with no clear difference, once both sides have enough runs."""
+    if said in VERDICTS:
+        return VERDICTS[said]
+    if or_equal and min(row["runs_better"], row["runs_than"]) >= MIN_RUNS:
+        return "consistent"
+    return "undecided"
+
+
 def check_claims(runs: pd.DataFrame, claims: tuple[Claim, ...], *, resamples: int) -> pd.DataFrame:
     """findings.csv: one row per (protocol, claim)."""
     rows = []
@@ -137,7 +151,7 @@ def check_claims(runs: pd.DataFrame, claims: tuple[Claim, ...], *, resamples: in
             }
             said = verdict(row, "better", "than")
             row["runs_better"], row["runs_than"] = row.pop("runs_a"), row.pop("runs_b")
-            row["verdict"] = VERDICTS.get(said, "undecided")
+            row["verdict"] = claim_verdict(said, row, claim.or_equal)
             row["more"] = more_needed(row) if row["verdict"] == "undecided" else ""
             rows.append(row)
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)

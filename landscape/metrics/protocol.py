@@ -19,6 +19,7 @@ from importlib import metadata
 from landscape.metrics import digits_cnn, inception
 from landscape.metrics.extractors import FLOAT_INPUT, feature_layers, weights_label
 from landscape.metrics.scores import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
+from landscape.train.precision import EVALUATION_ARITHMETIC
 
 EVAL_Z_SEED = 42  # compare_gan resets the eval z seed to 42 at every checkpoint (PAPER.md 6)
 EVAL_BATCH = 64
@@ -121,6 +122,7 @@ class Protocol:
                 + ("rounded to uint8" if self.quantize_fakes else "not quantized")
             ),
             "feature_layers": feature_layers(self.extractor),
+            "arithmetic": EVALUATION_ARITHMETIC,
             "extractor_weights": weights_label(self.extractor),
             "comparable_with_papers": self.comparable_with_papers,
             "note": self.note,

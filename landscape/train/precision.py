@@ -20,6 +20,8 @@ import torch
 
 PRECISIONS = ("fp32", "tf32", "bf16")  # RunSpec.precision and a study's model.precision
 DEFAULT_PRECISION = "fp32"
+# How every evaluation computes, whatever the run's precision: recorded in each score's protocol.
+EVALUATION_ARITHMETIC = "float32, TF32 off (matmuls and cuDNN convolutions)"
 
 
 def check_precision(precision: str) -> str:
