@@ -69,6 +69,18 @@ class Claim:
         return f"{b} {relation} {t} ({'+'.join(axes)})"
 
 
+def claim_record(claim: Claim) -> dict[str, Any]:
+    """A claim as a study file would write it (the mapping form): parse_claims reads it back."""
+    return {
+        "id": claim.id,
+        "better": dict(claim.better),
+        "than": dict(claim.than),
+        "or_equal": claim.or_equal,
+        "source": claim.source,
+        "text": claim.text,
+    }
+
+
 def parse_claims(
     value: Any, fail: Callable[[str, str], NoReturn], grid: Mapping[str, tuple[str, ...]]
 ) -> tuple[Claim, ...]:

@@ -115,7 +115,8 @@ class Origin:
 # -- the results layout (docs/results-layout.md) ----------------------------------------------
 RUNS_DIR = "runs"  # results/<study>/runs/<run_id>/
 LOCKS_DIR = ".locks"  # results/<study>/runs/.locks/<run_id>.lock: one trainer per run
-STUDY_COPY = "study.yaml"  # the study file as it was last run
+STUDY_COPY = "study.yaml"  # the study file as its first runs were run
+CLAIMS_JSON = "claims.json"  # the study's claims, resolved through `base:` (the runner writes it)
 JOURNAL = "optuna.journal"  # the default Optuna storage
 REPORT = "report.html"
 
@@ -129,6 +130,21 @@ class RunFiles:
     TRAIN_LOG = "train.jsonl"  # one JSON line per log_every D steps
     EVAL_LOG = "evals.jsonl"  # one JSON line per evaluation
     SAMPLES = "samples"  # step_XXXXXXX.png
+
+
+def study_copies(results: str | Path) -> list[Path]:
+    """The copies of the study file kept beside its results, oldest first: ``study.yaml``, then
+    ``study.<YYYYmmdd-HHMMSS>.yaml`` for each later change (none is ever written over)."""
+    stem, suffix = STUDY_COPY.rsplit(".", 1)
+    first = Path(results) / STUDY_COPY
+    later = sorted(Path(results).glob(f"{stem}.*.{suffix}"))
+    return ([first] if first.is_file() else []) + later
+
+
+def next_study_copy(results: str | Path, stamp: str) -> Path:
+    """Where a changed study file is kept: ``study.<stamp>.yaml`` (stamp: YYYYmmdd-HHMMSS)."""
+    stem, suffix = STUDY_COPY.rsplit(".", 1)
+    return Path(results) / f"{stem}.{stamp}.{suffix}"
 
 
 def run_dir(results: str | Path, run_id: str) -> Path:

@@ -88,3 +88,46 @@ def test_or_equal_is_read_from_the_study_file_and_labelled():
         assert "claims[0].or_equal: expected true or false" in str(error)
     else:
         raise AssertionError("or_equal: 'yes' was accepted")
+
+
+def test_the_runner_keeps_a_reverted_study_file_and_resolves_inherited_claims(tmp_path):
+    """Claims of a `base:` file reach the report through claims.json; a study file edited and
+    then reverted is kept again, so the newest copy is the one that ran last."""
+    import time
+
+    from landscape.records import CLAIMS_JSON, study_copies
+    from landscape.study.runner import record_study_file
+    from landscape.study.spec import load_study
+
+    base = tmp_path / "base.yaml"
+    base.write_text(
+        "dataset: digits\ngrid: {loss: [ns, wgan], architecture: [sndcgan]}\n"
+        "claims: [{id: F1, axis: loss, better: ns, than: wgan, or_equal: true}]\n"
+    )
+    child = tmp_path / "child.yaml"
+    child.write_text("base: base.yaml\nseeds: [0]\n")
+    results = tmp_path / "results"
+    results.mkdir()
+    record_study_file(load_study(child), results)
+    claims = json.loads((results / CLAIMS_JSON).read_text())
+    assert claims == [
+        {
+            "id": "F1",
+            "better": {"loss": "ns"},
+            "than": {"loss": "wgan"},
+            "or_equal": True,
+            "source": "",
+            "text": "",
+        }
+    ]
+    runs = pd.DataFrame({"loss": ["ns", "wgan"], "architecture": ["sndcgan"] * 2})
+    (claim,) = load_claims(results, runs, [])
+    assert claim.or_equal and claim.id == "F1"
+    original = child.read_text()
+    child.write_text(original + "# edited\n")
+    record_study_file(load_study(child), results)
+    time.sleep(1.1)  # copies are named by the second
+    child.write_text(original)
+    record_study_file(load_study(child), results)
+    copies = study_copies(results)
+    assert len(copies) == 3 and copies[-1].read_text() == original

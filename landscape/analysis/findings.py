@@ -32,9 +32,8 @@ import yaml
 
 from landscape.analysis.matched import MIN_RUNS, compare_sides, matchable, verdict
 from landscape.claims import Claim, parse_claims
-from landscape.records import AXES, STUDY_COPY
+from landscape.records import AXES, CLAIMS_JSON, study_copies
 
-CLAIMS_JSON = "claims.json"
 VERDICTS = {"better better": "consistent", "than better": "contradicted"}
 FINDING_COLUMNS = [
     "protocol",
@@ -57,12 +56,9 @@ FINDING_COLUMNS = [
 
 
 def study_copy(root: Path) -> Path | None:
-    """The newest copy of the study file in a results folder (the runner keeps a changed file
-    as ``study.<timestamp>.yaml`` beside the first ``study.yaml``)."""
-    stem, suffix = STUDY_COPY.rsplit(".", 1)
-    versions = sorted(root.glob(f"{stem}.*.{suffix}"))
-    first = root / STUDY_COPY
-    return versions[-1] if versions else (first if first.is_file() else None)
+    """The newest copy of the study file in a results folder (records.study_copies)."""
+    copies = study_copies(root)
+    return copies[-1] if copies else None
 
 
 def raw_claims(root: Path, problems: list[str]) -> Any:
@@ -87,8 +83,8 @@ def raw_claims(root: Path, problems: list[str]) -> Any:
     if "claims" not in data and "base" in data:
         problems.append(
             f"{path}: inherits `base: {data['base']}`, which the results folder does not hold; "
-            f"claims written in the base file are not checked (the runner can write "
-            f"{CLAIMS_JSON})"
+            f"claims written in the base file are not checked until `landscape run STUDY` "
+            f"writes {CLAIMS_JSON} (it resolves them)"
         )
     return data.get("claims")
 
@@ -101,8 +97,10 @@ def load_claims(root: Path, runs: pd.DataFrame, problems: list[str]) -> tuple[Cl
         return ()
     grid = {a: tuple(sorted(runs[a].dropna().astype(str).unique())) for a in AXES if a in runs}
 
+    source = root / CLAIMS_JSON if (root / CLAIMS_JSON).is_file() else study_copy(root)
+
     def fail(key: str, problem: str) -> NoReturn:
-        raise ValueError(f"{root / STUDY_COPY}: {key}: {problem}")
+        raise ValueError(f"{source}: {key}: {problem}")
 
     try:
         return parse_claims(raw, fail, grid)

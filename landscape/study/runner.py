@@ -7,6 +7,7 @@ started by hand on another machine against the same storage is no different.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,8 @@ import time
 from pathlib import Path
 
 from landscape.atomic import atomic_write_bytes
-from landscape.records import RUNS_DIR, STUDY_COPY
+from landscape.claims import claim_record
+from landscape.records import CLAIMS_JSON, RUNS_DIR, STUDY_COPY, next_study_copy, study_copies
 from landscape.study.plan import expected_runs, grid_runs, targets_frame
 from landscape.study.queue import DONE, FAILED, RUNNING, Queue, default_storage
 from landscape.study.rebuild import move_journal_aside, requeue_search_runs
@@ -29,14 +31,19 @@ def results_dir(study: StudySpec, root: str | Path = "results") -> Path:
 
 
 def record_study_file(study: StudySpec, results: Path) -> None:
-    """Keep the study file beside its results; a changed file is kept as a new version, never
-    written over the one the earlier runs came from."""
+    """Keep the study file beside its results; a file that differs from the newest copy is kept
+    as a new version, never written over the one earlier runs came from. The claims, resolved
+    through ``base:``, go to claims.json, which the report reads."""
     text = study.path.read_bytes()
-    target = results / STUDY_COPY
-    if target.exists() and target.read_bytes() != text:
-        target = results / f"study.{time.strftime('%Y%m%d-%H%M%S')}.yaml"
-    if not target.exists():
-        atomic_write_bytes(target, text)
+    copies = study_copies(results)
+    if not copies:
+        atomic_write_bytes(results / STUDY_COPY, text)
+    elif copies[-1].read_bytes() != text:
+        target = next_study_copy(results, time.strftime("%Y%m%d-%H%M%S"))
+        if not target.exists():
+            atomic_write_bytes(target, text)
+    claims = [claim_record(c) for c in study.claims]
+    atomic_write_bytes(results / CLAIMS_JSON, (json.dumps(claims, indent=2) + "\n").encode())
 
 
 def worker_command(study: StudySpec, storage: str, results_root: Path) -> list[str]:
