@@ -22,17 +22,12 @@ from landscape.analysis.columns import (
     record_keys,
     recorded_scores,
 )
+from landscape.analysis.comparisons import COMPARISON_COLUMNS, axis_comparisons
 from landscape.analysis.curves import seed_curves
 from landscape.analysis.findings import FINDING_COLUMNS, check_claims, load_claims
 from landscape.analysis.leaderboard import leaderboard, variant_summary
 from landscape.analysis.load import Results, load_results
-from landscape.analysis.matched import (
-    COMPARISON_COLUMNS,
-    Samples,
-    axis_comparisons,
-    compare,
-    matched_samples,
-)
+from landscape.analysis.matched import Samples, compare, matched_samples
 from landscape.analysis.scores import effective_score, finished, is_finished, run_scores
 from landscape.analysis.settings import VARIANT, seed_medians, variant_columns, with_origins
 from landscape.analysis.top import (

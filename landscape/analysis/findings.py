@@ -30,29 +30,20 @@ from typing import Any, NoReturn
 import pandas as pd
 import yaml
 
-from landscape.analysis.matched import MIN_RUNS, compare_sides, matchable, verdict
+from landscape.analysis.comparisons import COMPARISON_COLUMNS, compare_sides
+from landscape.analysis.matched import MIN_RUNS, matchable, verdict
 from landscape.claims import Claim, parse_claims
 from landscape.records import AXES, CLAIMS_JSON, study_copies
 
 VERDICTS = {"better better": "consistent", "than better": "contradicted"}
-FINDING_COLUMNS = [
-    "protocol",
-    "id",
-    "claim",
-    "source",
-    "pairs",
-    "seeds",
-    "runs_better",
-    "runs_than",
-    "diff",
-    "diff_low",
-    "diff_high",
-    "p_better",
-    "p_low",
-    "p_high",
-    "verdict",
-    "more",
-]
+# comparisons.csv's columns, with the claim's id, text and source, its sides named as the claim
+# names them, and how many more runs would likely decide it
+SIDES = {"runs_a": "runs_better", "runs_b": "runs_than"}
+FINDING_COLUMNS = (
+    ["protocol", "id", "claim", "source"]
+    + [SIDES.get(c, c) for c in COMPARISON_COLUMNS if c not in ("protocol", "axis", "a", "b")]
+    + ["more"]
+)
 
 
 def study_copy(root: Path) -> Path | None:
