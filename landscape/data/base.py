@@ -79,6 +79,26 @@ def train_size(n: int):
     return declare
 
 
+def declare(**facts: object):
+    """Declare other facts of a data set, known without loading it, where the code that needs
+    them reads them (never a table of data set names elsewhere): ``channels`` (default 3),
+    ``test_size`` (images in the test split, which caps an evaluation's real images) and
+    ``padded_from`` (the native side when the images are zero-padded to ``image_size``)."""
+
+    def add(builder):
+        for key, value in facts.items():
+            setattr(builder, key, value)
+        return builder
+
+    return add
+
+
+def fact_of(name: str, key: str, default: object = None) -> object:
+    """A declared fact of data set ``name`` (``declare``), or ``default`` (also for a name no
+    data set is registered under)."""
+    return getattr(DATASETS[name], key, default) if name in DATASETS else default
+
+
 def train_size_of(name: str) -> int | None:
     """The train split's size of data set ``name`` when declared (None: unknown)."""
     return getattr(DATASETS[name], "train_size", None)

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from landscape.atomic import atomic_path, atomic_write_bytes
-from landscape.data.base import DATASETS, ImageData, image_size
+from landscape.data.base import DATASETS, ImageData, declare, image_size
 from landscape.data.folders import IMAGE_SUFFIXES, image_files, require_size, split_files, stack
 
 SIZE = 128
@@ -120,6 +120,7 @@ def build_celeba_hq(
 
 @DATASETS.register("celeba_hq_128")
 @image_size(SIZE)
+@declare(test_size=3_000)  # the paper's 3K test images (docs/reproduce.md)
 def celeba_hq_128(root: Path, split: str, *, download: bool = False) -> ImageData:
     """CelebA-HQ at 128x128 (Karras et al. 2018): 30,000 faces; the last 3,000 in file order
     are the test split (compare_gan's shards 90-99). Images that are not 128x128 are refused:

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from landscape.data.base import DATASETS, ImageData, image_size, train_size
+from landscape.data.base import DATASETS, ImageData, declare, image_size, train_size
 
 DIGITS_SPLIT_SEED = 0  # fixed permutation: 80% train (1438 images), 20% test (359)
 DIGITS_TEST_FRACTION = 0.2
@@ -30,6 +30,7 @@ def digits_arrays(split: str) -> tuple[torch.Tensor, torch.Tensor]:
 @DATASETS.register("digits")
 @image_size(32)
 @train_size(1438)
+@declare(channels=1, test_size=359)
 def digits(root: Path, split: str, *, download: bool = False, resolution: int = 32) -> ImageData:
     """The 1,797 handwritten digits that ship with scikit-learn (no download, no ``root``).
 

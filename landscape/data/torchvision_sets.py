@@ -11,7 +11,14 @@ import torch
 import torch.nn.functional as F
 from torchvision import datasets as tvd
 
-from landscape.data.base import DATASETS, ImageData, default_root, image_size, train_size
+from landscape.data.base import (
+    DATASETS,
+    ImageData,
+    declare,
+    default_root,
+    image_size,
+    train_size,
+)
 
 
 def _torchvision(cls, name: str, folder: str, root: Path, split: str, download: bool):
@@ -67,6 +74,7 @@ def _mnist_like(cls, name: str, folder: str, root: Path, split: str, download: b
 @DATASETS.register("mnist")
 @image_size(32)
 @train_size(60_000)
+@declare(channels=1, test_size=10_000, padded_from=28)
 def mnist(root: Path, split: str, *, download: bool = False) -> ImageData:
     """MNIST: 60,000 train / 10,000 test digits, 28x28 padded with zeros to 32x32, 1 channel."""
     return _mnist_like(tvd.MNIST, "mnist", "MNIST", root, split, download)
@@ -75,6 +83,7 @@ def mnist(root: Path, split: str, *, download: bool = False) -> ImageData:
 @DATASETS.register("fashion_mnist")
 @image_size(32)
 @train_size(60_000)
+@declare(channels=1, test_size=10_000, padded_from=28)
 def fashion_mnist(root: Path, split: str, *, download: bool = False) -> ImageData:
     """Fashion-MNIST: as MNIST (28x28 padded to 32x32, 1 channel)."""
     return _mnist_like(tvd.FashionMNIST, "fashion_mnist", "FashionMNIST", root, split, download)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from importlib import metadata
 
+from landscape.data.base import fact_of
 from landscape.metrics import digits_cnn, inception
 from landscape.metrics.extractors import FLOAT_INPUT, feature_layers, weights_label
 from landscape.metrics.scores import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
@@ -25,18 +26,11 @@ EVAL_Z_SEED = 42  # compare_gan resets the eval z seed to 42 at every checkpoint
 EVAL_BATCH = 64
 SAMPLE_MULTIPLE = 50  # compare_gan's Inception batch: N is rounded down to a multiple of 50
 DEFAULT_N = 10_000
-REAL_LIMIT = {  # test split sizes (digits: 359 -> 350)
-    "celeba_hq_128": 3_000,
-    "digits": 350,
-    "mnist": 10_000,
-    "fashion_mnist": 10_000,
-}
 MS_SSIM_DATASETS = frozenset({"celeba", "celeba_hq_128"})  # PAPER.md 7: CelebA(-HQ) only
 # The data sets whose images here are the paper's. MNIST and Fashion-MNIST are not: we
 # zero-pad their 28x28 digits to 32x32 (the architectures need sizes divisible by 8), where
 # compare_gan fed Inception the 28x28 images, so even Inception scores of them differ.
 PAPER_DATASETS = frozenset({"cifar10", "lsun_bedroom", "celeba_hq_128"})
-PADDED_DATASETS = frozenset({"mnist", "fashion_mnist"})
 INCEPTION_NOTE = "TF-exact Inception (2015-12-05) under the paper's protocol (PAPER.md 7)"
 PADDED_NOTE = (
     "TF-exact Inception, but on {} digits zero-padded from 28x28 to 32x32 (the paper scored "
@@ -104,7 +98,7 @@ class Protocol:
         """A plain sentence on what these scores may be compared with."""
         if self.comparable_with_papers:
             return INCEPTION_NOTE
-        if self.extractor == inception.NAME and self.dataset in PADDED_DATASETS:
+        if self.extractor == inception.NAME and fact_of(self.dataset, "padded_from"):
             return PADDED_NOTE.format(self.dataset)
         if self.extractor == inception.NAME:
             return NOT_PAPER_PROTOCOL_NOTE
@@ -166,7 +160,8 @@ def protocol_for(
     which data they are).
     """
     options = {k: v for k, v in (data_options or {}).items() if k != "download"}
-    limit = REAL_LIMIT.get(dataset)
+    test_size = fact_of(dataset, "test_size")  # declared on the data set (data/*.py)
+    limit = round_samples(test_size) if test_size else None  # digits: 359 -> 350
     n_fake = round_samples(n_samples if n_samples is not None else (limit or DEFAULT_N))
     n_real = min(n_fake, limit) if limit else n_fake
     if extractor is None:

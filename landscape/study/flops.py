@@ -17,7 +17,7 @@ from functools import lru_cache
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from landscape.data.base import resolution_of
+from landscape.data.base import fact_of, resolution_of
 from landscape.metrics import digits_cnn, mnist_cnn
 from landscape.metrics.protocol import EVAL_BATCH, protocol_for
 from landscape.train import RunSpec
@@ -25,7 +25,6 @@ from landscape.train.update import GanUpdate
 from landscape.variants import ARCHITECTURES
 
 META = torch.device("meta")
-GRAY = frozenset({"digits", "mnist", "fashion_mnist"})  # 1-channel data sets (data/*.py)
 SAMPLE_GRID = 64  # fakes in the sample grid the loop saves at every evaluation
 
 
@@ -55,7 +54,7 @@ def image_shape(run: RunSpec) -> tuple[int, int]:
     resolution = resolution_of(run.dataset, options)
     if resolution is None:  # declared by no data set: the architecture's first size
         resolution = ARCHITECTURES[run.architecture].resolutions[0]
-    channels = options.get("channels", 1 if run.dataset in GRAY else 3)
+    channels = options.get("channels", fact_of(run.dataset, "channels", 3))
     return int(channels), int(resolution)
 
 
