@@ -121,3 +121,23 @@ def test_a_study_file_carries_its_claims(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(StudyError, match="claims\\[0\\].better.normalization"):
         load_study(path)
+
+
+def test_a_claim_the_grid_can_never_test_is_refused_at_load(tmp_path):
+    data = yaml.safe_load((STUDIES / "quickstart.yaml").read_text())
+    # gp+sn against none+sn, but every sn+gp cell is excluded: no run could ever test it
+    data["exclude"] = [{"normalization": "sn", "penalty": "gp"}]
+    data["claims"] = [
+        {
+            "id": "F6",
+            "better": {"penalty": "gp", "normalization": "sn"},
+            "than": {"penalty": "none", "normalization": "sn"},
+        }
+    ]
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(StudyError, match=r"claims\[0\].*can never be tested"):
+        load_study(path)
+    data["exclude"] = [{"normalization": "none", "penalty": "gp"}]  # sn+gp is still trained
+    path.write_text(yaml.safe_dump(data))
+    assert load_study(path).claims[0].id == "F6"

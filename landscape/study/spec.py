@@ -15,7 +15,7 @@ from typing import Any
 from landscape import records
 from landscape.claims import Claim
 from landscape.registry import Registry
-from landscape.study.load import load_plugins, resolve
+from landscape.study.load import StudyError, load_plugins, resolve
 from landscape.study.settings import PAPER_PENALTY_RANGES, PAPER_RANGES, PAPER_SEARCH_N_DISC
 from landscape.variants import ARCHITECTURES, LOSSES, NORMALIZATIONS, PENALTIES
 
@@ -103,4 +103,30 @@ def load_study(path: str | Path) -> StudySpec:
     path = Path(path).resolve()
     raw = resolve(path)
     load_plugins(path, raw["plugins"])  # before names are checked: plugins register them
-    return Validator(path, raw).study()
+    study = Validator(path, raw).study()
+    check_claims_testable(study)
+    return study
+
+
+def check_claims_testable(study: StudySpec) -> None:
+    """Each claim needs a cell of its `better` side and one of its `than` side that agree on
+    every other axis (after `exclude`), or no run could ever test it."""
+    from landscape.study.plan import cells
+
+    planned = [dict(zip(AXES, cell, strict=True)) for cell in cells(study)]
+    for i, claim in enumerate(study.claims):
+        better, than = claim.side("better"), claim.side("than")
+        others = [a for a in AXES if a not in better]
+        if not _rest(planned, better, others) & _rest(planned, than, others):
+            raise StudyError(
+                study.path,
+                f"claims[{i}]",
+                f"{claim.label} can never be tested: no cell of the grid (after `exclude`) with "
+                f"{better} has a cell with {than} that agrees on every other axis; add the "
+                f"missing values to the grid or drop the claim",
+            )
+
+
+def _rest(planned: list[dict[str, str]], side: dict[str, str], others: list[str]) -> set[tuple]:
+    """The values on ``others`` of the planned cells that have the ``side``'s values."""
+    return {tuple(c[a] for a in others) for c in planned if all(c[a] == v for a, v in side.items())}
