@@ -7,31 +7,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+from landscape.commands.protocol_args import add_protocol_arguments
+
 HELP = "FID/KID of the real train split against the test split (cached)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", help="data set name (a DATASETS key), e.g. cifar10, mnist")
-    parser.add_argument(
-        "--data-root", default=None, help="where the data sets live (default $LANDSCAPE_DATA)"
+    add_protocol_arguments(
+        parser,
+        samples_flag="--samples",
+        samples_help="train images scored (the protocol's fake count; default: the paper's, "
+        "PAPER.md 7)",
     )
-    parser.add_argument(
-        "--samples",
-        type=int,
-        default=None,
-        help="train images scored (the protocol's fake count; default: the paper's, PAPER.md 7)",
-    )
-    parser.add_argument(
-        "--extractor",
-        default=None,
-        help="feature extractor (default inception-v3-compat; digits-cnn for digits)",
-    )
-    parser.add_argument(
-        "--cache-dir",
-        default=None,
-        help="statistics cache (default: $LANDSCAPE_CACHE, else ~/.cache/landscape)",
-    )
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from landscape.commands.protocol_args import add_protocol_arguments
 from landscape.metrics.cache import resolve_cache_dir
 from landscape.metrics.evaluate import prepare_stats
 from landscape.metrics.extractors import OURS
@@ -19,27 +20,10 @@ from landscape.scoring.cache import EXTRACTORS_DIR
 
 def add_prepare_stats_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``prepare-stats`` (for a subcommand parser)."""
-    parser.add_argument("dataset", help="data set name (a DATASETS key), e.g. cifar10, digits")
-    parser.add_argument(
-        "--data-root", default=None, help="where the data sets live (default $LANDSCAPE_DATA)"
-    )
-    parser.add_argument(
-        "--cache-dir",
-        default=None,
-        help="statistics cache (default: $LANDSCAPE_CACHE, else ~/.cache/landscape)",
-    )
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
-    parser.add_argument(
-        "--n-samples",
-        type=int,
-        default=None,
-        help="number of samples (default: the paper's, PAPER.md 7)",
-    )
-    parser.add_argument(
-        "--extractor",
-        default=None,
-        help="torch-fidelity feature extractor (default inception-v3-compat; "
-        "digits-cnn for digits; mnist-cnn is the offline one for mnist)",
+    add_protocol_arguments(
+        parser,
+        samples_flag="--n-samples",
+        samples_help="number of samples (default: the paper's, PAPER.md 7)",
     )
 
 
