@@ -185,12 +185,20 @@ def test_rebuild_queue_records_finished_runs_without_training_them(tmp_path):
 @pytest.mark.slow
 def test_random_sigkills_lose_nothing_and_train_nothing_twice(tmp_path):
     """Kill the runner and its workers at random moments until the study completes; the
-    default relative results folder, as a user would run it."""
+    default relative results folder, as a user would run it. A kill waits for new training
+    progress (a new line in some train.jsonl) and then a random moment, so it lands mid-study
+    on a fast machine as on a slow one."""
     data = {**TINY, "budget": {**TINY["budget"], "steps": 12, "eval_every": 6}}
     path = write_study(tmp_path, data)
+    runs = tmp_path / "results" / "tiny" / "runs"
     rng = random.Random(0)
     kills = 0
+
+    def progress() -> int:
+        return sum(log.read_bytes().count(b"\n") for log in runs.glob("*/train.jsonl"))
+
     for attempt in range(6):
+        seen = progress()
         runner = subprocess.Popen(
             [*CLI, "run", path.name, "--workers", "2", "--no-report"],
             cwd=tmp_path,
@@ -198,12 +206,12 @@ def test_random_sigkills_lose_nothing_and_train_nothing_twice(tmp_path):
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        try:
-            # five random kills, then it may finish
-            out, _ = runner.communicate(timeout=rng.uniform(4.0, 14.0) if attempt < 5 else 600)
-            if runner.returncode == 0:
-                break
-        except subprocess.TimeoutExpired:
+        if attempt < 5:  # five kills at random moments after new progress, then it may finish
+            deadline = time.monotonic() + 300
+            while runner.poll() is None and progress() <= seen and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 1.5))
+        if runner.poll() is None and attempt < 5:
             for pid in [runner.pid, *_descendants(runner.pid)]:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -211,6 +219,10 @@ def test_random_sigkills_lose_nothing_and_train_nothing_twice(tmp_path):
                     pass
             runner.communicate()
             kills += 1
+            continue
+        out, _ = runner.communicate(timeout=600)
+        if runner.returncode == 0:
+            break
     else:
         pytest.fail("the study did not complete")
     assert "finished: 4 done, 0 running, 0 failed, 0 left of 4" in out
