@@ -85,8 +85,8 @@ def matchable(runs: pd.DataFrame) -> pd.DataFrame:
     then match it as well as the lambda-1 ones do."""
     done = with_origins(finished(runs))
     keep = [c for c in (*MATCH_EXTRA, *AXES) if c in done] + ["origin_name", "effective"]
-    done = done.loc[done["origin_kind"].eq(OriginKind.GRID.value), keep + ["run_id", *_hyper(done)]]
     hyper = _hyper(done)
+    done = done.loc[done["origin_kind"].eq(OriginKind.GRID.value), keep + ["run_id", *hyper]]
     if not hyper or "penalty" not in done or done.empty:
         return done[keep + ["run_id"]]
     signature = done[hyper].astype(str).agg("\x1f".join, axis=1)

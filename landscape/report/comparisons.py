@@ -32,7 +32,7 @@ def _readable(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-COMPARISON_COLUMNS = [
+COMPARISON_TABLE = [
     Column("a", "a"),
     Column("b", "b"),
     Column("verdict", "verdict"),
@@ -43,7 +43,7 @@ COMPARISON_COLUMNS = [
     Column("runs_a", "runs a", "int"),
     Column("runs_b", "runs b", "int"),
 ]
-FINDING_COLUMNS = [
+FINDING_TABLE = [
     Column("id", "claim"),
     Column("claim", "what the paper says"),
     Column("source", "where (paper)"),
@@ -66,7 +66,7 @@ def comparison_tables(comparisons: pd.DataFrame | None, name: str) -> list[dict[
         {
             "axis": axis,
             "table": table_html(
-                group, COMPARISON_COLUMNS, table_id=f"comparisons-{name}-{axis}", sortable=False
+                group, COMPARISON_TABLE, table_id=f"comparisons-{name}-{axis}", sortable=False
             ),
         }
         for axis, group in frame.groupby("axis", sort=False)
@@ -77,5 +77,5 @@ def findings_table(findings: pd.DataFrame | None, name: str) -> Markup | None:
     if findings is None or findings.empty:
         return None
     return table_html(
-        _readable(findings), FINDING_COLUMNS, table_id=f"findings-{name}", sortable=False
+        _readable(findings), FINDING_TABLE, table_id=f"findings-{name}", sortable=False
     )
