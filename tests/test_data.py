@@ -55,6 +55,35 @@ def test_mnist_never_writes_into_a_read_only_root(tmp_path, monkeypatch):
     assert sorted(p.name for p in (SHARED / "MNIST" / "raw").iterdir()) == before
 
 
+def test_two_workers_unpacking_mnist_at_once_both_succeed(tmp_path, monkeypatch):
+    """CI failure: two workers of one study unpacked the same .gz into one shared ``.partial``
+    file; the first renamed it away and the second died. Here a second worker runs the whole
+    unpack while the first is half-way through its copy."""
+    import gzip
+
+    from landscape.data import torchvision_sets
+
+    monkeypatch.setenv("LANDSCAPE_DATA", str(tmp_path / "cache"))
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    payload = {n: bytes(range(256)) * (i + 7) for i, n in enumerate(["a-ubyte", "b-ubyte"])}
+    for name, data in payload.items():
+        (raw / f"{name}.gz").write_bytes(gzip.compress(data))
+    copy, interrupted = shutil.copyfileobj, []
+
+    def copy_while_another_worker_unpacks(src, dst, *args):
+        if not interrupted:
+            interrupted.append(True)
+            torchvision_sets._unpacked_root(tmp_path / "data", "MNIST")
+        copy(src, dst, *args)
+
+    monkeypatch.setattr(torchvision_sets.shutil, "copyfileobj", copy_while_another_worker_unpacks)
+    cache = torchvision_sets._unpacked_root(tmp_path / "data", "MNIST")
+    assert interrupted
+    unpacked = cache / "MNIST" / "raw"
+    assert {p.name: p.read_bytes() for p in unpacked.iterdir()} == payload  # no temporaries left
+
+
 def test_digits_is_offline_32x32_grayscale_with_disjoint_splits():
     train, test = load("digits", "train"), load("digits", "test")
     assert train.images.shape == (1438, 1, 32, 32) and test.images.shape == (359, 1, 32, 32)

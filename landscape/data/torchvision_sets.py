@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torchvision import datasets as tvd
 
+from landscape.atomic import atomic_write
 from landscape.data.base import (
     DATASETS,
     ImageData,
@@ -55,11 +56,9 @@ def _unpacked_root(root: Path, folder: str) -> Path:
     (cache / folder / "raw").mkdir(parents=True, exist_ok=True)
     for p in packed:
         target = cache / folder / "raw" / p.stem
-        if not target.exists():
-            partial = target.with_suffix(".partial")
-            with gzip.open(p) as src, open(partial, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            partial.rename(target)
+        if not target.exists():  # workers may unpack at once: each its own temporary file
+            with gzip.open(p) as src:
+                atomic_write(target, lambda dst, src=src: shutil.copyfileobj(src, dst))
     return cache
 
 
