@@ -60,11 +60,8 @@ def mnist_weights(tmp_path_factory):
 
     if SHARED_DATA is None:
         pytest.skip("real MNIST not found in ../shared/data/MNIST (nor one folder up)")
-    mp = pytest.MonkeyPatch()  # the loader unpacks the .gz files into a folder of its own
-    mp.setenv("LANDSCAPE_DATA", str(tmp_path_factory.mktemp("mnist-unpacked")))
     path = tmp_path_factory.getbasetemp() / "mnist-cnn-shared" / mnist_cnn.WEIGHTS_FILE
-    mnist_cnn.load_or_train(path, SHARED_DATA)
-    mp.undo()
+    mnist_cnn.load_or_train(path, SHARED_DATA)  # unpacks the .gz files into the test cache
     return path
 
 

@@ -36,7 +36,7 @@ def test_cifar10_sizes_range_and_known_mean():
 
 @needs("MNIST")
 def test_mnist_from_the_canonical_gz_files(tmp_path, monkeypatch):
-    monkeypatch.setenv("LANDSCAPE_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
     root = tmp_path / "data"
     shutil.copytree(SHARED / "MNIST", root / "MNIST")
     train, test = load("mnist", "train", root=root), load("mnist", "test", root=root)
@@ -49,7 +49,8 @@ def test_mnist_from_the_canonical_gz_files(tmp_path, monkeypatch):
 def test_mnist_never_writes_into_a_read_only_root(tmp_path, monkeypatch):
     if not (SHARED / "MNIST").is_dir():
         pytest.skip(f"real data not found at {SHARED / 'MNIST'}")
-    monkeypatch.setenv("LANDSCAPE_DATA", str(tmp_path))
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path))
+    monkeypatch.setenv("LANDSCAPE_DATA", str(SHARED))  # as the evidence study runs
     before = sorted(p.name for p in (SHARED / "MNIST" / "raw").iterdir())
     assert len(load("mnist", "test", root=SHARED)) == 10_000
     assert sorted(p.name for p in (SHARED / "MNIST" / "raw").iterdir()) == before
@@ -63,7 +64,7 @@ def test_two_workers_unpacking_mnist_at_once_both_succeed(tmp_path, monkeypatch)
 
     from landscape.data import torchvision_sets
 
-    monkeypatch.setenv("LANDSCAPE_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path / "cache"))
     raw = tmp_path / "data" / "MNIST" / "raw"
     raw.mkdir(parents=True)
     payload = {n: bytes(range(256)) * (i + 7) for i, n in enumerate(["a-ubyte", "b-ubyte"])}

@@ -22,13 +22,10 @@ SHARED = SHARED_DATA
 @pytest.fixture(scope="module")
 def mnist_cache(tmp_path_factory, mnist_weights):
     """A metrics cache holding mnist-cnn, trained once per session (conftest.mnist_weights)."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LANDSCAPE_DATA", str(tmp_path_factory.mktemp("mnist-unpacked")))
     cache = tmp_path_factory.mktemp("mnist-cache")
     (cache / "extractors").mkdir()
     shutil.copy(mnist_weights, cache / "extractors" / mnist_cnn.WEIGHTS_FILE)
-    yield cache
-    mp.undo()
+    return cache
 
 
 def test_mnist_cnn_is_registered_and_the_mnist_protocols_are_labelled():

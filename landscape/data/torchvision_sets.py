@@ -16,10 +16,10 @@ from landscape.data.base import (
     DATASETS,
     ImageData,
     declare,
-    default_root,
     image_size,
     train_size,
 )
+from landscape.scoring.cache import default_cache_dir
 
 
 def _torchvision(cls, name: str, folder: str, root: Path, split: str, download: bool):
@@ -47,12 +47,14 @@ def cifar10(root: Path, split: str, *, download: bool = False) -> ImageData:
 
 def _unpacked_root(root: Path, folder: str) -> Path:
     """torchvision reads MNIST's raw files uncompressed. When ``root`` holds only the canonical
-    .gz files, unpack them once into the cache (never into ``root``, which may be shared)."""
+    .gz files, unpack them once into landscape's cache ($LANDSCAPE_CACHE/unpacked), never into
+    ``root`` nor beside it: a data root may be shared and read-only."""
     raw = root / folder / "raw"
     packed = sorted(raw.glob("*-ubyte.gz")) if raw.is_dir() else []
     if not packed or all(p.with_suffix("").exists() for p in packed):
         return root
-    cache = default_root() / "unpacked" / root.resolve().as_posix().strip("/").replace("/", "_")
+    name = root.resolve().as_posix().strip("/").replace("/", "_")
+    cache = default_cache_dir() / "unpacked" / name
     (cache / folder / "raw").mkdir(parents=True, exist_ok=True)
     for p in packed:
         target = cache / folder / "raw" / p.stem
