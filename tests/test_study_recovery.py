@@ -54,6 +54,11 @@ def test_a_failed_run_says_why_stays_failed_and_retry_failed_trains_it_once_fixe
     status = cli("status", path.name, cwd=tmp_path)
     assert "0 done, 0 running, 1 failed, 0 left of 1" in status.stdout
     assert f"failed: {run.run_id}" in status.stdout and "remove the file" in status.stdout
+    plan = cli("plan", path.name, "--list", cwd=tmp_path)  # failed is not "to train"
+    assert (
+        "grid: 1 runs (0 to train, 0 done, 1 failed: `landscape run --retry-failed`" in plan.stdout
+    )
+    assert f"FAIL {run.run_id}" in plan.stdout
     assert json.loads((folder / RunFiles.STATUS).read_text())["status"] == Status.FAILED
     (tmp_path / "broken").unlink()
     again = cli("run", path.name, "--workers", "1", "--no-report", cwd=tmp_path)

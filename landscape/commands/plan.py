@@ -48,9 +48,18 @@ def plan(path: Path, args: argparse.Namespace) -> None:
     if (results / JOURNAL).exists() or args.storage:
         queue = Queue(study, args.storage or default_storage(results), results)
     done = queue.run_ids((TrialState.COMPLETE,)) if queue else set()
-    new = [r for r in runs if r.run_id not in done]
+    failed = queue.run_ids((TrialState.FAIL,)) if queue else set()
+    new = [r for r in runs if r.run_id not in done | failed]
+    n_failed = sum(r.run_id in failed for r in runs)
     print(f"study {study.name} on {study.dataset}: {expected_runs(study)} runs")
-    print(f"  grid: {len(runs)} runs ({len(new)} to train, {len(runs) - len(new)} done)")
+    print(
+        f"  grid: {len(runs)} runs ({len(new)} to train, {len(runs) - len(new) - n_failed} done"
+        + (
+            f", {n_failed} failed: `landscape run --retry-failed` trains them again"
+            * bool(n_failed)
+        )
+        + ")"
+    )
     left = list(new) + search_runs_left(study, queue)
     if study.search:
         print(
@@ -61,7 +70,7 @@ def plan(path: Path, args: argparse.Namespace) -> None:
     print_cost(estimate(left, steps_per_second=args.steps_per_second, device=args.device))
     if args.list:
         for r in runs:
-            mark = "done" if r.run_id in done else "new "
+            mark = "done" if r.run_id in done else "FAIL" if r.run_id in failed else "new "
             print(
                 f"  {mark} {r.run_id} {r.loss:7s} {r.penalty:7s} {r.normalization:5s} "
                 f"{r.architecture:12s} lr={r.lr:g} b1={r.beta1:g} b2={r.beta2:g} "
