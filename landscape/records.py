@@ -2,8 +2,9 @@
 
 Torch-free, so the queue, the training loop, the analysis and the report all import it. Nothing
 here may be spelled as a literal anywhere else: a run's status and what "finished" means, where a
-run came from (its origin), the axes the paper compares, the divergence sentinel, the results
-layout (docs/results-layout.md) and the rule that makes a run's score from its evaluations.
+run came from (its origin), the training protocol's versions, the axes the paper compares, the
+divergence sentinel, the results layout (docs/results-layout.md) and the rule that makes a run's
+score from its evaluations.
 """
 
 from __future__ import annotations
@@ -20,6 +21,17 @@ SETTING_KEYS = ("lr", "beta1", "beta2", "n_disc", "penalty_weight")
 # The penalty whose lambda is unused: the planner trains it with weight 0, so the settings of a
 # study that differ only in lambda are one run of it, and that run stands for each of them.
 NO_PENALTY = "none"
+
+# Bump when a change to the training loop or evaluation changes results, and say what changed:
+# new runs get new run_ids, so old and new results are never mixed or mistaken for each other.
+# A recorded run keeps the version it was trained under (``RunSpec.from_record``); the loop
+# honours it, so a study started under an older version resumes exactly as it began.
+PROTOCOL_CHANGES = {
+    1: "the first protocol",
+    2: "G's batch norms take the batch of each G step twice, as compare_gan's second forward "
+    "does (PAPER.md pitfall 5); version 1 took it once",
+}
+PROTOCOL_VERSION = max(PROTOCOL_CHANGES)
 
 # compare_gan's NAN_DETECTED (PAPER.md 7): every metric of an evaluation whose fakes held NaN/inf
 SENTINEL = 31337.0

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from landscape.records import SENTINEL, Origin
+from landscape.records import PROTOCOL_VERSION, SENTINEL, Origin
 
 PROTOCOL = {
     "name": "cifar10-test-10k-inception",
@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "steps": 2000,
     "eval_every": 500,
     "seed": 0,
+    "protocol_version": PROTOCOL_VERSION,  # as RunSpec.to_dict writes it
     "protocol": PROTOCOL["name"],
 }
 ADAM = ((0.5, 0.9, 5), (0.5, 0.999, 1), (0.5, 0.999, 5), (0.9, 0.999, 5))  # beta1, beta2, n_disc

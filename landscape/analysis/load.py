@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from landscape.analysis.columns import RANK
-from landscape.analysis.protocols import note_protocol, protocol_names
+from landscape.analysis.protocols import apart_older_training, note_protocol, protocol_names
 from landscape.analysis.read import read_evals, read_json, run_folders, status_columns
 from landscape.analysis.scores import add_scores
 from landscape.analysis.settings import with_origins
@@ -24,7 +24,8 @@ from landscape.records import RUNS_DIR, SENTINEL, STUDY_COPY, RunFiles, Status
 from landscape.scoring import record_columns
 
 STATUS_COLUMNS = ("status", "steps_trained", "diverged_at", "wall_time", "error")
-NOT_HYPER = ("run_id", "study", "origin", "seed")  # config keys that do not define a setting
+# config keys that do not define a setting (the training protocol separates runs by itself)
+NOT_HYPER = ("run_id", "study", "origin", "seed", "protocol_version")
 FLAG = Status.DIVERGED.value  # evals.csv's column: True where the evaluation recorded SENTINEL
 
 
@@ -64,6 +65,7 @@ def load_results(results_dir: str | Path) -> Results:
         if config is None:
             continue
         run_id = str(config.setdefault("run_id", os.path.basename(folder)))
+        config.setdefault("protocol_version", 1)  # recorded before versions were written down
         status = read_json(os.path.join(folder, RunFiles.STATUS), problems, missing_ok=True)
         config.update(status_columns(status))
         configs.append(config)
@@ -78,8 +80,12 @@ def load_results(results_dir: str | Path) -> Results:
     runs, config_columns = _runs_frame(configs)
     evals = _evals_frame(records)
     runs["protocol"] = protocol_names(runs, evals)
+    older = apart_older_training(runs, protocols, problems)
     of_run = runs.drop_duplicates("run_id").set_index("run_id")["protocol"]
     evals["protocol"] = evals["protocol"].fillna(evals["run_id"].map(of_run))
+    if older:  # their evaluations recorded the evaluation protocol's plain name
+        apart = evals["run_id"].isin(older)
+        evals.loc[apart, "protocol"] = evals.loc[apart, "run_id"].map(of_run)
     if "protocol" not in config_columns:
         config_columns += ("protocol",)
     runs = add_scores(runs, evals, [c for c in config_columns if c not in NOT_HYPER])

@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from landscape.records import PROTOCOL_CHANGES, PROTOCOL_VERSION
+
 # config keys that decide the protocol of a run (spec.py) when the config names none
 PROTOCOL_KEYS = ("dataset", "extractor", "eval_samples")
 
@@ -50,3 +52,26 @@ def protocol_names(runs: pd.DataFrame, evals: pd.DataFrame) -> pd.Series:
         unique = known.groupby("key")["name"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else None)
         named = named.fillna(key.map(unique.dropna()))
     return named.fillna("unknown").astype(str)
+
+
+def apart_older_training(
+    runs: pd.DataFrame, protocols: dict[str, dict[str, Any]], problems: list[str]
+) -> list[str]:
+    """Runs trained under an older training protocol (records.PROTOCOL_CHANGES) are scored under
+    a protocol of their own, "<name> · training v<n>", so they are reported apart and never
+    compared with current runs (they stay in runs/, and a study started under that version
+    resumes under it). Renames them in ``runs`` and ``protocols``; returns their run_ids."""
+    if "protocol_version" not in runs:
+        return []
+    version = pd.to_numeric(runs["protocol_version"], errors="coerce").fillna(1).astype(int)
+    older = version != PROTOCOL_VERSION
+    for (name, v), group in runs[older].groupby([runs["protocol"], version]):
+        apart = f"{name} · training v{v}"
+        protocols[apart] = {**protocols.get(name, {}), "name": apart, "training_protocol": int(v)}
+        runs.loc[group.index, "protocol"] = apart
+        change = PROTOCOL_CHANGES.get(PROTOCOL_VERSION, "")
+        problems.append(
+            f"{len(group)} run(s) were trained under training protocol {v}, not the current "
+            f"{PROTOCOL_VERSION} ({change}); they are reported apart as {apart!r}"
+        )
+    return runs.loc[older, "run_id"].tolist()

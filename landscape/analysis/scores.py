@@ -35,8 +35,11 @@ def add_scores(runs: pd.DataFrame, evals: pd.DataFrame, hyper: Sequence[str]) ->
     runs = runs.merge(scored, how="left", left_on="run_id", right_index=True)
     runs["n_evals"] = runs["n_evals"].fillna(0).astype(int)
     runs["setting"] = setting_ids(runs, hyper)
-    runs = runs.sort_values(["protocol", "fid", "run_id"], na_position="last", kind="stable")
-    return runs.reset_index(drop=True)
+    # without a score: finished runs (failed) before unfinished ones, then by run_id
+    runs["_unfinished"] = ~is_finished(runs["status"])
+    order = ["protocol", "fid", "_unfinished", "run_id"]
+    runs = runs.sort_values(order, na_position="last", kind="stable")
+    return runs.drop(columns="_unfinished").reset_index(drop=True)
 
 
 def run_scores(evals: pd.DataFrame) -> pd.DataFrame:

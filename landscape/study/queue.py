@@ -116,7 +116,7 @@ class Queue:
             for study in self.studies():
                 for t in counted(study):
                     if t.state == TrialState.FAIL:
-                        spec = RunSpec.from_dict(json.loads(t.user_attrs[Attr.SPEC]))
+                        spec = RunSpec.from_record(json.loads(t.user_attrs[Attr.SPEC]))
                         study.add_trial(waiting_trial(spec, 1, t))
                         out.append(spec.run_id)
         return out
@@ -139,7 +139,7 @@ class Queue:
     def _claimed(self, study, trial_id: int, number: int, attrs: dict[str, Any]) -> Claim:
         self.storage.set_trial_user_attr(trial_id, Attr.WORKER, owner())
         self.storage.set_trial_user_attr(trial_id, Attr.HEARTBEAT, time.time())
-        spec = RunSpec.from_dict(json.loads(attrs[Attr.SPEC]))
+        spec = RunSpec.from_record(json.loads(attrs[Attr.SPEC]))
         return Claim(study, trial_id, number, spec, attrs.get(Attr.ATTEMPT, 1))
 
     def _propose(self, sc: SearchCell, study: optuna.Study) -> Claim | None:
@@ -273,7 +273,7 @@ class Queue:
                 if dead and Attr.SPEC not in t.user_attrs:  # died while proposing it
                     self._void(study, self.trial_id(study, t.number), t.number, "proposal lost")
                 elif dead:
-                    spec = RunSpec.from_dict(json.loads(t.user_attrs[Attr.SPEC]))
+                    spec = RunSpec.from_record(json.loads(t.user_attrs[Attr.SPEC]))
                     trial_id = self.trial_id(study, t.number)
                     attempt = t.user_attrs.get(Attr.ATTEMPT, 1)
                     claim = Claim(study, trial_id, t.number, spec, attempt)

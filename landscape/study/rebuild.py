@@ -41,7 +41,7 @@ def requeue_search_runs(study: StudySpec, queue: Queue, results: Path) -> int:
     known = {t.user_attrs.get(Attr.RUN_ID) for _, s in queue.searches for t in counted(s)}
     n = 0
     for config in sorted((results / RUNS_DIR).glob(f"*/{RunFiles.CONFIG}")):
-        spec = RunSpec.from_dict(json.loads(config.read_text()))
+        spec = RunSpec.from_record(json.loads(config.read_text()))
         try:
             origin = Origin.parse(spec.origin)
         except ValueError:

@@ -258,7 +258,7 @@ def _check_same_run(folder: RunFolder, spec: RunSpec) -> None:
         return
     try:
         config = json.loads(folder.config.read_text())
-        held = RunSpec.from_dict(config)
+        held = RunSpec.from_record(config)
     except (ValueError, TypeError, KeyError) as error:
         raise ForeignRunFolder(
             f"{folder.config} cannot be read as a run's config ({error}); it is left as it is: "

@@ -15,12 +15,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from landscape.data import DATASETS
+from landscape.records import PROTOCOL_CHANGES, PROTOCOL_VERSION
 from landscape.train.precision import DEFAULT_PRECISION, PRECISIONS
 from landscape.variants import ARCHITECTURES, LOSSES, NORMALIZATIONS, PENALTIES
-
-# Bump when a change to the training loop or evaluation changes results: every run_id changes,
-# so old and new results are never mixed or mistaken for each other.
-PROTOCOL_VERSION = 1
 
 # Fields that label a run without changing it; they are not part of the run_id.
 LABELS = ("study", "origin")
@@ -52,6 +49,7 @@ class RunSpec:
     extractor: str | None = None  # None -> the data set's protocol
     precision: str = DEFAULT_PRECISION  # fp32 (strict) | tf32 | bf16 (autocast on CUDA)
     seed: int = 0
+    protocol_version: int = PROTOCOL_VERSION  # how it is trained (PROTOCOL_CHANGES)
     study: str = ""
     origin: str = ""
 
@@ -68,7 +66,6 @@ class RunSpec:
         identity["data_options"] = {k: v for k, v in self.data_options.items() if k != "download"}
         if not self.penalty_kwargs:  # added later: run_ids from before it stay the same
             del identity["penalty_kwargs"]
-        identity["protocol_version"] = PROTOCOL_VERSION
         blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
@@ -77,6 +74,12 @@ class RunSpec:
         if not self.penalty_kwargs:  # config.json as before the field existed
             del data["penalty_kwargs"]
         return data
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> RunSpec:
+        """A spec as a run folder or a study's journal recorded it: one recorded before the
+        version was written down was trained under version 1."""
+        return cls.from_dict({"protocol_version": 1, **data})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -116,6 +119,11 @@ def validate(spec: RunSpec) -> None:
         ("eval_every", spec.eval_every >= 1, "an integer >= 1"),
         ("precision", spec.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
         ("eval_samples", spec.eval_samples is None or spec.eval_samples >= 2, "None or >= 2"),
+        (
+            "protocol_version",
+            spec.protocol_version in PROTOCOL_CHANGES,
+            f"one of {', '.join(map(str, PROTOCOL_CHANGES))} (the current one: {PROTOCOL_VERSION})",
+        ),
     ]
     for name, ok, valid in checks:
         if not ok:

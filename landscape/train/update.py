@@ -1,5 +1,6 @@
 """One training step of the paper's protocol (PAPER.md 6): a D update, and a G update every
-``n_disc`` steps using the same z. Kept apart from the loop's bookkeeping so it reads at once."""
+``n_disc`` steps using the same z (G's batch norms count that batch twice, pitfall 5). Kept
+apart from the loop's bookkeeping so it reads at once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from torch import Tensor, nn
 
 from landscape.train.spec import RunSpec
 from landscape.variants import LOSSES, PENALTIES, Generator, LossPair
+from landscape.variants.batchnorm import folded
 
 
 @dataclass
@@ -33,6 +35,7 @@ class GanUpdate:
         self.opt_g = torch.optim.Adam(G.parameters(), lr=spec.lr, betas=betas, eps=1e-8)
         self.opt_d = torch.optim.Adam(D.parameters(), lr=spec.lr, betas=betas, eps=1e-8)
         self.bf16 = spec.precision == "bf16"
+        self.twice = spec.protocol_version >= 2  # version 1 took G's batch once (spec.py)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if not self.bf16:
@@ -45,9 +48,11 @@ class GanUpdate:
         g_turn = step % self.spec.n_disc == 0
         z = self.G.sample_z(real.shape[0], device=self.device)
         with self.autocast():
-            # On a G turn keep G's graph: the G step reuses these fakes (same z, G unchanged).
+            # On a G turn keep G's graph: the G step reuses these fakes (same z, G unchanged),
+            # and G's batch norms take this batch twice, as compare_gan's second forward does.
             with contextlib.nullcontext() if g_turn else torch.no_grad():
-                fake = self.G(z)
+                with folded(self.G, 2 if g_turn and self.twice else 1):
+                    fake = self.G(z)
             d_real = self.D(real)
             d_fake = self.D(fake.detach())
             losses: LossPair = self.loss(d_real, d_fake, **self.spec.loss_kwargs)

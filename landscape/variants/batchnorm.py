@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -16,8 +19,11 @@ class _TFRunningStats:
     evaluation (64/63 on the SNDCGAN generator's per-unit BN at batch 64). The output in train
     mode is unchanged: it is normalized by the biased batch variance in both libraries.
     Update: running = (1 - momentum) * running + momentum * batch statistic (momentum 0.1 =
-    TF decay 0.9, PAPER.md 3).
+    TF decay 0.9, PAPER.md 3), applied ``folds`` times with the same batch statistics (see
+    ``folded``).
     """
+
+    folds = 1
 
     def forward(self, x: Tensor) -> Tensor:
         if not (self.training and self.track_running_stats):
@@ -27,12 +33,13 @@ class _TFRunningStats:
         with torch.no_grad():
             dims = [0, *range(2, x.dim())]
             var, mean = torch.var_mean(x.detach().float(), dim=dims, correction=0)
-            m = self.momentum
-            if m is None:  # cumulative average, as PyTorch does
-                m = 1.0 / float(self.num_batches_tracked + 1)
-            self.running_mean.mul_(1 - m).add_(mean, alpha=m)
-            self.running_var.mul_(1 - m).add_(var, alpha=m)
-            self.num_batches_tracked.add_(1)
+            for _ in range(self.folds):
+                m = self.momentum
+                if m is None:  # cumulative average, as PyTorch does
+                    m = 1.0 / float(self.num_batches_tracked + 1)
+                self.running_mean.mul_(1 - m).add_(mean, alpha=m)
+                self.running_var.mul_(1 - m).add_(var, alpha=m)
+                self.num_batches_tracked.add_(1)
         return out
 
 
@@ -42,3 +49,20 @@ class BatchNorm1d(_TFRunningStats, nn.BatchNorm1d):
 
 class BatchNorm2d(_TFRunningStats, nn.BatchNorm2d):
     """``nn.BatchNorm2d`` keeping TF's biased running variance (see ``_TFRunningStats``)."""
+
+
+@contextlib.contextmanager
+def folded(module: nn.Module, times: int) -> Iterator[None]:
+    """Within the block, each training-mode forward of ``module``'s batch norms folds its batch
+    statistics into the running averages ``times`` times, as ``times`` forwards of the same
+    batch would. compare_gan (v2) runs G forward again on the same z for the G step, so on those
+    steps G's moving averages take the one batch twice (PAPER.md pitfall 5); folding it in twice
+    gives the same averages without the second forward."""
+    norms = [m for m in module.modules() if isinstance(m, _TFRunningStats)]
+    for norm in norms:
+        norm.folds = times
+    try:
+        yield
+    finally:
+        for norm in norms:
+            del norm.folds  # back to the class's 1

@@ -1,0 +1,132 @@
+"""The training protocol's version (records.PROTOCOL_CHANGES): version 2 makes G's batch norms
+take each G step's batch twice, as compare_gan v2's second forward of G on the same z does
+(PAPER.md pitfall 5). Recorded runs keep the version they were trained under; the analysis
+reports runs of an older version apart."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from planned_results import planned_specs, write_planned_run
+
+from landscape import ARCHITECTURES
+from landscape.analysis.load import load_results
+from landscape.records import PROTOCOL_CHANGES, PROTOCOL_VERSION
+from landscape.study.spec import load_study
+from landscape.train import RunSpec, train
+from landscape.train.update import GanUpdate
+from landscape.variants.batchnorm import BatchNorm1d, BatchNorm2d, folded
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
+
+
+def test_version_2_is_current_and_version_1_run_ids_did_not_move():
+    assert PROTOCOL_VERSION == 2 and set(PROTOCOL_CHANGES) == {1, 2}
+    spec = RunSpec(dataset="digits", architecture="sndcgan")
+    assert spec.protocol_version == 2
+    # ids from before the version was a field (test_penalty_kwargs): they name version-1 runs
+    assert replace(spec, protocol_version=1).run_id == "30f89fc72feb"
+    assert spec.run_id != "30f89fc72feb"
+    assert spec.to_dict()["protocol_version"] == 2  # config.json says how the run was trained
+
+
+def test_records_without_a_version_are_version_1_and_user_input_is_current():
+    config = RunSpec(dataset="digits", architecture="sndcgan", protocol_version=1).to_dict()
+    del config["protocol_version"]  # config.json as version 1 wrote it
+    assert config["run_id"] == "30f89fc72feb"
+    assert RunSpec.from_record(config).run_id == "30f89fc72feb"
+    assert RunSpec.from_dict(config).protocol_version == PROTOCOL_VERSION
+    with pytest.raises(ValueError, match=r"invalid protocol_version = 3; must be one of 1, 2"):
+        RunSpec(dataset="digits", architecture="sndcgan", protocol_version=3)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+@pytest.mark.parametrize("kind", [BatchNorm1d, BatchNorm2d])
+def test_folding_twice_is_two_forwards_of_the_same_batch(kind, momentum):
+    x = torch.randn(8, 3) * 2 + 1 if kind is BatchNorm1d else torch.randn(8, 3, 4, 4) * 2 + 1
+    twice, folded_in = kind(3, momentum=momentum), kind(3, momentum=momentum)
+    for bn in (twice, folded_in):
+        bn(x.flip(0) + 0.5)  # some history first
+    twice(x)
+    out = twice(x)
+    with folded(torch.nn.Sequential(folded_in), 2):
+        assert torch.equal(folded_in(x), out)
+    torch.testing.assert_close(folded_in.running_mean, twice.running_mean)
+    torch.testing.assert_close(folded_in.running_var, twice.running_var)
+    assert folded_in.num_batches_tracked == twice.num_batches_tracked == 3
+    folded_in(x)  # the block is over: once again
+    assert folded_in.num_batches_tracked == 4
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_g_running_stats_take_the_g_step_batch_twice_in_version_2(version):
+    """n_disc 2: step 0 is a G turn (its batch counts twice in version 2), step 1 is not.
+    Closed form of the first BN's running mean and biased variance, from 0 and 1."""
+    spec = RunSpec(
+        dataset="digits", architecture="sndcgan", n_disc=2, lr=1e-2, z_dim=8, batch_size=4
+    )
+    spec = replace(spec, protocol_version=version)
+    G, D = ARCHITECTURES["sndcgan"](resolution=32, channels=1, norm="none", z_dim=8, width=1 / 32)
+    bn = next(m for m in G.modules() if isinstance(m, BatchNorm1d))
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    bn.register_forward_hook(
+        lambda m, inputs, out: seen.append(torch.var_mean(inputs[0], 0, correction=0)[::-1])
+    )
+    update = GanUpdate(spec, G, D, torch.device("cpu"))
+    for step in range(2):
+        update(step, torch.rand(4, 1, 32, 32))
+    assert len(seen) == 2  # the G step reuses step 0's fakes: no second forward
+    (m0, v0), (m1, v1) = seen
+    first = 0.19 if version == 2 else 0.1  # 1 - 0.9^2: the batch folded in twice
+    torch.testing.assert_close(bn.running_mean, 0.9 * first * m0 + 0.1 * m1)
+    torch.testing.assert_close(bn.running_var, 0.9 * (1 - first + first * v0) + 0.1 * v1)
+    assert bn.num_batches_tracked == (3 if version == 2 else 2)
+
+
+def test_a_version_1_run_resumes_as_version_1(tmp_path):
+    tiny = dict(dataset="digits", architecture="sndcgan", width=1 / 16, batch_size=16, seed=3)
+    old = RunSpec(**tiny, steps=2, eval_every=2, protocol_version=1)
+    train(old, tmp_path / "run", progress=False)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    del config["protocol_version"]  # as version 1 wrote it
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    again = RunSpec.from_record(config)
+    assert again == old
+    assert train(again, tmp_path / "run", progress=False).status == "ok"  # its own folder
+    with pytest.raises(Exception, match="holds run"):
+        train(replace(old, protocol_version=2), tmp_path / "run", progress=False)
+
+
+def test_older_runs_are_reported_apart_and_said_to_be(tmp_path):
+    shutil.copy(STUDIES / "quickstart.yaml", tmp_path / "quickstart.yaml")
+    study = load_study(tmp_path / "quickstart.yaml")
+    results = tmp_path / "results"
+    specs = planned_specs(study, trials=0)
+    for i, spec in enumerate(specs):
+        write_planned_run(results, spec, "ok", 30.0 + i)
+    old = [replace(s, protocol_version=1) for s in specs[:5]]
+    for spec in old:
+        write_planned_run(results, spec, "ok", 10.0)
+        config = results / "runs" / spec.run_id / "config.json"
+        recorded = json.loads(config.read_text())
+        del recorded["protocol_version"]
+        config.write_text(json.dumps(recorded))
+    loaded = load_results(results)
+    names = loaded.protocol_names()
+    assert len(names) == 2
+    current = next(n for n in names if "training v" not in n)
+    assert f"{current} · training v1" in names
+    by_protocol = loaded.runs.groupby("protocol")["run_id"].apply(set)
+    assert by_protocol[f"{current} · training v1"] == {s.run_id for s in old}
+    assert by_protocol[current] == {s.run_id for s in specs}
+    evals = loaded.evals.groupby("protocol")["run_id"].apply(set)
+    assert evals[f"{current} · training v1"] == {s.run_id for s in old}
+    assert loaded.protocols[f"{current} · training v1"]["training_protocol"] == 1
+    assert any("5 run(s) were trained under training protocol 1" in p for p in loaded.problems)
+    assert "protocol_version" not in loaded.hyper_columns
