@@ -161,10 +161,12 @@ def main() -> None:
         record(speeds, host, f"{device.type}: {name}", args)
 
 
-def host_speeds(size: int = 350, subsets: int = 10) -> dict:
+def host_speeds(size: int = 1000, subsets: int = 10) -> dict:
     """Seconds per KID kernel element and float64 FLOPs per second of this host, from KID
     (landscape.metrics.scores.kid, torch-fidelity's numpy arithmetic) timed on random
-    features of 64 and 1024 dimensions: the first is mostly elements, the second matmul."""
+    features of 64 and 1024 dimensions: the first is mostly elements, the second matmul.
+    ``size`` is the protocols' KID subset size (1000): at 350 each subset's fixed overhead
+    inflated the per-element time by ~45% (bench/RESULTS.md)."""
     from landscape.metrics.scores import kid
 
     elements, times, flops = 3 * subsets * size * size, [], []

@@ -115,10 +115,15 @@ def test_evaluations_add_to_the_total():
     # linear layers, 2 FLOPs per multiply-add
     by_hand = 2 * (16 * 16 * 32 * 9 + 8 * 8 * 64 * 9 * 32 + 1024 * 64 + 64 * 10)
     assert extractor_flops("digits-cnn") == by_hand == 2_639_104
-    # an evaluation is G on the fakes and the 64-fake sample grid, DigitsNet on the fakes
-    g = (eval_flops(run()) - 350 * by_hand) / (350 + 64)
+    # an evaluation is G on the fakes and the 64-fake sample grid, DigitsNet on the fakes, and
+    # precision/recall's four n x n distance matrices of 64-d features (2 x 64 FLOPs a pair)
+    knn = 4 * 350**2 * 2 * 64
+    g = (eval_flops(run()) - 350 * by_hand - knn) / (350 + 64)
     assert g > 0
-    assert eval_flops(run(eval_samples=700)) == pytest.approx((700 + 64) * g + 700 * by_hand)
+    # 700 fakes against the 350 reals the digits test split gives
+    assert eval_flops(run(eval_samples=700)) == pytest.approx(
+        (700 + 64) * g + 700 * by_hand + (700 + 350) ** 2 * 2 * 64
+    )
 
 
 def test_the_first_table_format_still_reads():

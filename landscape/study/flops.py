@@ -20,6 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from landscape.data.base import fact_of, resolution_of
 from landscape.metrics import digits_cnn, mnist_cnn
 from landscape.metrics.protocol import EVAL_BATCH, protocol_for
+from landscape.scoring import METRICS
 from landscape.train import RunSpec
 from landscape.train.update import GanUpdate
 from landscape.variants import ARCHITECTURES
@@ -126,19 +127,24 @@ def evaluations(run: RunSpec) -> int:
 
 @_cached
 def eval_flops(run: RunSpec, shape: tuple[int, int]) -> float:
-    """FLOPs of one evaluation: G over the protocol's fakes and the sample grid, and the
-    feature extractor over the fakes (the real statistics are computed once and cached)."""
+    """FLOPs of one evaluation on the device: G over the protocol's fakes and the sample grid,
+    the feature extractor over the fakes (the real statistics are computed once and cached),
+    and precision/recall's k-NN distances when that metric is registered."""
     protocol = protocol_for(run.dataset, n_samples=run.eval_samples, extractor=run.extractor)
     channels, resolution = shape
     G, _ = _models(run, channels, resolution)
     with torch.no_grad(), _counter() as counter:
         G(torch.zeros(EVAL_BATCH, G.z_dim, device=META))
     per_fake = counter.get_total_flops() / EVAL_BATCH
-    return (protocol.n_fake + SAMPLE_GRID) * per_fake + protocol.n_fake * extractor_flops(
-        protocol.extractor
-    )
+    flops, d = extractor(protocol.extractor)
+    knn = 0.0
+    if PRC in METRICS:
+        # fake-fake, real-fake, real-real and fake-real distance matrices, 2 d FLOPs a pair
+        knn = 2 * d * (protocol.n_fake + protocol.n_real) ** 2
+    return (protocol.n_fake + SAMPLE_GRID) * per_fake + protocol.n_fake * flops + knn
 
 
+PRC = "prc"  # landscape/scoring/prc.py: torch-fidelity's precision/recall, on the device
 SQRTM_FLOPS = 25  # x d^3: FID's matrix square root (Schur method: ~25 d^3)
 
 
