@@ -21,6 +21,8 @@ SETTING_KEYS = ("lr", "beta1", "beta2", "n_disc", "penalty_weight")
 # The penalty whose lambda is unused: the planner trains it with weight 0, so the settings of a
 # study that differ only in lambda are one run of it, and that run stands for each of them.
 NO_PENALTY = "none"
+# The axes a study may leave out of its grid (or a target may omit), and what they then are.
+AXIS_DEFAULTS = {"penalty": NO_PENALTY, "normalization": "none"}
 
 # Bump when a change to the training loop or evaluation changes results, and say what changed:
 # new runs get new run_ids, so old and new results are never mixed or mistaken for each other.

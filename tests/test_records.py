@@ -8,10 +8,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from landscape.analysis import VARIANT
 from landscape.claims import parse_claims
-from landscape.records import SENTINEL, Origin, OriginKind, Status, best_evaluation, run_score
+from landscape.records import (
+    AXES,
+    AXIS_DEFAULTS,
+    SENTINEL,
+    Origin,
+    OriginKind,
+    Status,
+    best_evaluation,
+    run_score,
+)
 from landscape.study import StudyError, grid_runs, load_study, search_cells
-from landscape.study.plan import search_run
+from landscape.study.plan import Cell, cells, search_run
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 
@@ -141,3 +151,16 @@ def test_a_claim_the_grid_can_never_test_is_refused_at_load(tmp_path):
     data["exclude"] = [{"normalization": "none", "penalty": "gp"}]  # sn+gp is still trained
     path.write_text(yaml.safe_dump(data))
     assert load_study(path).claims[0].id == "F6"
+
+
+def test_the_lists_of_axes_are_records_axes(tmp_path):
+    """The planner's cells, the analysis' variant columns and the axes a study may leave out
+    all follow records.AXES: one list, restated nowhere."""
+    assert Cell._fields == AXES
+    assert VARIANT[2:] == (AXES[3], *AXES[:3]) and set(AXIS_DEFAULTS) <= set(AXES)
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        yaml.safe_dump({"dataset": "digits", "grid": {"loss": ["ns"], "architecture": ["sndcgan"]}})
+    )
+    (cell,) = cells(load_study(path))
+    assert {a: getattr(cell, a) for a in AXIS_DEFAULTS} == AXIS_DEFAULTS  # left out: the default

@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from landscape.analysis import DRAWS, Results, is_finished, load_results
+from landscape.analysis import DRAWS, VARIANT, Results, is_finished, load_results
 from landscape.atomic import atomic_path
 from landscape.records import REPORT
 from landscape.report.analyse import ProtocolAnalysis, analyse
@@ -20,7 +20,7 @@ from landscape.report.sections import SETTINGS_PER_VARIANT, protocol_block
 from landscape.report.tables import Column, table_html, write_analysis_csvs, write_csvs
 
 TEMPLATE = "template.html.j2"
-TARGET_KEYS = ["dataset", "architecture", "loss", "normalization", "penalty"]
+TARGET_KEYS = [c for c in VARIANT if c != "protocol"]  # what a target names
 
 
 def write_report(

@@ -11,6 +11,7 @@ from typing import Any
 
 from landscape.claims import parse_claims
 from landscape.data import DATASETS
+from landscape.records import AXIS_DEFAULTS
 from landscape.study import validate_data as data
 from landscape.study.checks import Checker
 from landscape.study.settings import NAMED_SETTINGS
@@ -91,7 +92,8 @@ class Validator(Checker):
         grid = self.keys("grid", grid, set(AXES))
         out = {}
         for axis, registry in AXES.items():
-            values = grid.get(axis, ["none"] if axis in ("penalty", "normalization") else None)
+            default = AXIS_DEFAULTS.get(axis)
+            values = grid.get(axis, None if default is None else [default])
             if values is None:
                 self.fail(f"grid.{axis}", f"missing; choose from: {', '.join(registry)}")
             values = [values] if isinstance(values, str) else values
@@ -157,7 +159,7 @@ class Validator(Checker):
             t = self.keys(key, t, {*AXES, *SETTING_KEYS, "seed", "steps", "published"})
             axes = {}
             for axis, registry in AXES.items():
-                default = "none" if axis in ("penalty", "normalization") else None
+                default = AXIS_DEFAULTS.get(axis)
                 if t.get(axis, default) is None:
                     self.fail(f"{key}.{axis}", f"missing; choose from: {', '.join(registry)}")
                 axes[axis] = self.name(f"{key}.{axis}", registry, t.get(axis, default))
