@@ -10,8 +10,10 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import optuna
 import pytest
 import torch
+import yaml
 from planned_results import planned_specs, write_planned_run
 
 from landscape import ARCHITECTURES
@@ -130,3 +132,47 @@ def test_older_runs_are_reported_apart_and_said_to_be(tmp_path):
     assert loaded.protocols[f"{current} · training v1"]["training_protocol"] == 1
     assert any("5 run(s) were trained under training protocol 1" in p for p in loaded.problems)
     assert "protocol_version" not in loaded.hyper_columns
+
+
+def test_an_upgraded_study_replaces_its_queued_older_runs_that_never_started(tmp_path, monkeypatch):
+    from landscape.study import grid_runs
+    from landscape.study.queue import Queue, default_storage
+    from landscape.train.records import RunFolder, write_json
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "tiny",
+                "dataset": "digits",
+                "budget": {"steps": 6, "eval_every": 3, "batch_size": 8},
+                "model": {"width": 0.03125, "z_dim": 8},
+                "grid": {"loss": ["ns", "hinge"], "architecture": ["sndcgan"]},
+                "hyperparameters": [{"lr": 1e-3, "n_disc": 1}],
+                "seeds": [0, 1],
+            }
+        )
+    )
+    study = load_study(path)
+    results = tmp_path / "results"
+    current = grid_runs(study)
+    old = [replace(r, protocol_version=1) for r in current]
+    queue = Queue(study, default_storage(results), results)
+    with monkeypatch.context() as m:  # the journal as version 1 wrote it: no version key
+        to_dict = RunSpec.to_dict
+        m.setattr(
+            RunSpec,
+            "to_dict",
+            lambda s: {k: v for k, v in to_dict(s).items() if k != "protocol_version"},
+        )
+        assert queue.add_grid(old) == (4, 0)
+    started = RunFolder(results / "runs" / old[0].run_id)  # a worker began this one
+    started.path.mkdir(parents=True)
+    write_json(started.config, old[0].to_dict())
+    assert queue.add_grid(current) == (4, 0)
+    assert queue.supersede_unstarted(results / "runs") == 3
+    assert queue.supersede_unstarted(results / "runs") == 0  # once
+    waiting = queue.run_ids((optuna.trial.TrialState.WAITING,))
+    assert waiting == {r.run_id for r in current} | {old[0].run_id}
+    claim = queue.claim()
+    assert claim is not None and claim.spec == old[0]  # resumes under its own version

@@ -24,7 +24,7 @@ import optuna
 from filelock import FileLock
 from optuna.trial import TrialState
 
-from landscape.records import AXES, Status
+from landscape.records import AXES, PROTOCOL_VERSION, Status
 from landscape.study.plan import SearchCell, cells, search_cells, search_run, search_space
 from landscape.study.samplers import make_sampler
 from landscape.study.spec import StudySpec
@@ -108,6 +108,22 @@ class Queue:
             for run in new:
                 self.grid.add_trial(waiting_trial(run, attempt=1))
         return len(new), len(runs) - len(new)
+
+    def supersede_unstarted(self, runs_dir: Path) -> int:
+        """Void the queued grid runs of an older training protocol (records.PROTOCOL_CHANGES)
+        that never started (no run folder): add_grid queued their current-version runs. One
+        that started keeps its version and resumes under it. Returns how many were voided."""
+        n = 0
+        with self.lock:
+            for t in self.grid.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                spec = RunSpec.from_record(json.loads(t.user_attrs[Attr.SPEC]))
+                old = spec.protocol_version != PROTOCOL_VERSION
+                if old and not (runs_dir / spec.run_id).exists():
+                    trial_id = self.trial_id(self.grid, t.number)
+                    if self.storage.set_trial_state_values(trial_id, TrialState.RUNNING):  # claim
+                        reason = f"superseded by training protocol {PROTOCOL_VERSION}"
+                        n += self._void(self.grid, trial_id, t.number, reason)
+        return n
 
     def retry_failed(self) -> list[str]:
         """Queue every failed run again (a fresh attempt count); returns their run ids."""

@@ -17,7 +17,14 @@ from pathlib import Path
 
 from landscape.atomic import atomic_write_bytes
 from landscape.claims import claim_record
-from landscape.records import CLAIMS_JSON, RUNS_DIR, STUDY_COPY, next_study_copy, study_copies
+from landscape.records import (
+    CLAIMS_JSON,
+    PROTOCOL_VERSION,
+    RUNS_DIR,
+    STUDY_COPY,
+    next_study_copy,
+    study_copies,
+)
 from landscape.study.plan import expected_runs, grid_runs, targets_frame
 from landscape.study.queue import DONE, FAILED, RUNNING, Queue, default_storage
 from landscape.study.rebuild import move_journal_aside, requeue_search_runs
@@ -111,6 +118,13 @@ def run_study(
             print(f"the damaged journal is kept as {aside}", flush=True)
     queue = Queue(study, storage, results)
     new, known = queue.add_grid(grid_runs(study))
+    superseded = queue.supersede_unstarted(results / RUNS_DIR)
+    if superseded:
+        print(
+            f"{superseded} queued run(s) of an older training protocol never started: "
+            f"replaced by their protocol-{PROTOCOL_VERSION} runs (docs/results-layout.md)",
+            flush=True,
+        )
     if rebuild_queue:
         found = requeue_search_runs(study, queue, results)
         print(f"queue rebuilt from {results / RUNS_DIR}: {found} search run(s) found", flush=True)
