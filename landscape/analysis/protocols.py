@@ -65,11 +65,11 @@ def apart_older_training(
         return []
     version = pd.to_numeric(runs["protocol_version"], errors="coerce").fillna(1).astype(int)
     older = version != PROTOCOL_VERSION
+    change = PROTOCOL_CHANGES[PROTOCOL_VERSION]
     for (name, v), group in runs[older].groupby([runs["protocol"], version]):
         apart = f"{name} · training v{v}"
         protocols[apart] = {**protocols.get(name, {}), "name": apart, "training_protocol": int(v)}
         runs.loc[group.index, "protocol"] = apart
-        change = PROTOCOL_CHANGES.get(PROTOCOL_VERSION, "")
         problems.append(
             f"{len(group)} run(s) were trained under training protocol {v}, not the current "
             f"{PROTOCOL_VERSION} ({change}); they are reported apart as {apart!r}"

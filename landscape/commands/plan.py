@@ -52,13 +52,10 @@ def plan(path: Path, args: argparse.Namespace) -> None:
     new = [r for r in runs if r.run_id not in done | failed]
     n_failed = sum(r.run_id in failed for r in runs)
     print(f"study {study.name} on {study.dataset}: {expected_runs(study)} runs")
+    retry = f", {n_failed} failed: `landscape run --retry-failed` trains them again"
     print(
         f"  grid: {len(runs)} runs ({len(new)} to train, {len(runs) - len(new) - n_failed} done"
-        + (
-            f", {n_failed} failed: `landscape run --retry-failed` trains them again"
-            * bool(n_failed)
-        )
-        + ")"
+        f"{retry if n_failed else ''})"
     )
     left = list(new) + search_runs_left(study, queue)
     if study.search:

@@ -21,6 +21,7 @@ from landscape.data.base import fact_of, resolution_of
 from landscape.metrics import digits_cnn, mnist_cnn
 from landscape.metrics.protocol import EVAL_BATCH, protocol_for
 from landscape.scoring import METRICS
+from landscape.scoring.prc import NAME as PRC  # torch-fidelity's precision/recall, on the device
 from landscape.train import RunSpec
 from landscape.train.update import GanUpdate
 from landscape.variants import ARCHITECTURES
@@ -144,7 +145,6 @@ def eval_flops(run: RunSpec, shape: tuple[int, int]) -> float:
     return (protocol.n_fake + SAMPLE_GRID) * per_fake + protocol.n_fake * flops + knn
 
 
-PRC = "prc"  # landscape/scoring/prc.py: torch-fidelity's precision/recall, on the device
 SQRTM_FLOPS = 25  # x d^3: FID's matrix square root (Schur method: ~25 d^3)
 
 

@@ -113,7 +113,7 @@ def check_claims_testable(study: StudySpec) -> None:
     every other axis (after `exclude`), or no run could ever test it."""
     from landscape.study.plan import cells
 
-    planned = [dict(zip(AXES, cell, strict=True)) for cell in cells(study)]
+    planned = [cell._asdict() for cell in cells(study)]
     for i, claim in enumerate(study.claims):
         better, than = claim.side("better"), claim.side("than")
         others = [a for a in AXES if a not in better]

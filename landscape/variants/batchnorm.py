@@ -58,6 +58,9 @@ def folded(module: nn.Module, times: int) -> Iterator[None]:
     batch would. compare_gan (v2) runs G forward again on the same z for the G step, so on those
     steps G's moving averages take the one batch twice (PAPER.md pitfall 5); folding it in twice
     gives the same averages without the second forward."""
+    if times == 1:  # every D step passes here: nothing to set, nothing to walk
+        yield
+        return
     norms = [m for m in module.modules() if isinstance(m, _TFRunningStats)]
     for norm in norms:
         norm.folds = times
