@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 
 from landscape import ARCHITECTURES
-from landscape.metrics import Evaluator, protocol_for
-from landscape.metrics.digits_cnn import WEIGHTS_FILE
+from landscape.evaluation import Evaluator, protocol_for
+from landscape.evaluation.digits_cnn import WEIGHTS_FILE
 
 
 def sample_only(G, n: int, device: torch.device) -> float:

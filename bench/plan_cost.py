@@ -6,7 +6,7 @@ Plans a 4-run digits study (ns/hinge x none/gp, SNDCGAN width 1/8, batch 32, z_d
 evaluated every steps/2 on 350 fakes), predicts its device-hours three ways, then runs it with
 `landscape run --workers 1` into a temporary results folder and prints predicted/measured:
 
-- committed: from landscape/study/throughput.json as committed (what a user gets);
+- committed: from landscape/cost/throughput.json as committed (what a user gets);
 - measured now: from the speed of this very setting timed by bench/train_step.py's loop in
   this process, just before the run (same machine load: the fair check of the model);
 - FLOP-scaled: from a speed timed now at width 1/4 only (the run's own setting withheld), so
@@ -33,8 +33,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from train_step import cpu_name, host_speeds, our_loop  # noqa: E402
 
+from landscape.cost.estimate import estimate  # noqa: E402
 from landscape.study import grid_runs, load_study  # noqa: E402
-from landscape.study.cost import estimate  # noqa: E402
 from landscape.train.records import read_jsonl  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

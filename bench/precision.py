@@ -14,7 +14,7 @@ import tempfile
 import time
 
 from landscape.data import load
-from landscape.metrics import Evaluator, best_evaluation, protocol_for
+from landscape.evaluation import Evaluator, best_evaluation, protocol_for
 from landscape.train import RunSpec, pick_device, train
 from landscape.train.records import read_jsonl
 

@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument(
         "--record",
         action="store_true",
-        help="write the fp32 speeds to landscape/study/throughput.json, the "
+        help="write the fp32 speeds to landscape/cost/throughput.json, the "
         "figures `landscape plan` estimates cost from",
     )
     args = parser.parse_args()
@@ -163,11 +163,11 @@ def main() -> None:
 
 def host_speeds(size: int = 1000, subsets: int = 10) -> dict:
     """Seconds per KID kernel element and float64 FLOPs per second of this host, from KID
-    (landscape.metrics.scores.kid, torch-fidelity's numpy arithmetic) timed on random
+    (landscape.evaluation.scores.kid, torch-fidelity's numpy arithmetic) timed on random
     features of 64 and 1024 dimensions: the first is mostly elements, the second matmul.
     ``size`` is the protocols' KID subset size (1000): at 350 each subset's fixed overhead
     inflated the per-element time by ~45% (bench/RESULTS.md)."""
-    from landscape.metrics.scores import kid
+    from landscape.evaluation.scores import kid
 
     elements, times, flops = 3 * subsets * size * size, [], []
     for dim in (64, 1024):
@@ -200,7 +200,7 @@ def record(speeds: dict[str, float], host: dict, device: str, args: argparse.Nam
     kind (the CPU beside the device computes KID and FID)."""
     from dataclasses import asdict
 
-    from landscape.study.cost import THROUGHPUT, entries, load_throughput
+    from landscape.cost.estimate import THROUGHPUT, entries, load_throughput
 
     kind, _, name = device.partition(":")
     new = [

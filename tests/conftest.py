@@ -32,7 +32,7 @@ def _isolated_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def digits_weights(tmp_path_factory):
     """digits-cnn trained once per test session."""
-    from landscape.metrics import digits_cnn
+    from landscape.evaluation import digits_cnn
 
     path = tmp_path_factory.getbasetemp() / "digits-cnn-shared" / digits_cnn.WEIGHTS_FILE
     digits_cnn.load_or_train(path)
@@ -56,7 +56,7 @@ needs_mnist = pytest.mark.skipif(
 @pytest.fixture(scope="session")
 def mnist_weights(tmp_path_factory):
     """mnist-cnn trained once per test session on the real MNIST of ../shared/data."""
-    from landscape.metrics import mnist_cnn
+    from landscape.evaluation import mnist_cnn
 
     if SHARED_DATA is None:
         pytest.skip("real MNIST not found in ../shared/data/MNIST (nor one folder up)")
@@ -68,7 +68,7 @@ def mnist_weights(tmp_path_factory):
 @pytest.fixture
 def cache(tmp_path, digits_weights):
     """An empty metrics cache folder holding only the trained digits-cnn weights."""
-    from landscape.metrics import digits_cnn
+    from landscape.evaluation import digits_cnn
 
     (tmp_path / "extractors").mkdir()
     shutil.copy(digits_weights, tmp_path / "extractors" / digits_cnn.WEIGHTS_FILE)
@@ -90,8 +90,8 @@ def one_thread():
 def restore_registries():
     """Undo every registration (and plugin import) a test makes, so tests stay independent."""
     from landscape import DATASETS  # here, not at the top: it imports torchvision (slow)
-    from landscape.scoring import METRICS
-    from landscape.study.samplers import SAMPLERS
+    from landscape.execution.samplers import SAMPLERS
+    from landscape.metrics import METRICS
 
     registries = (LOSSES, PENALTIES, NORMALIZATIONS, ARCHITECTURES, DATASETS, METRICS, SAMPLERS)
     saved = [dict(r._entries) for r in registries]

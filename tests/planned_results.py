@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
+from landscape.execution.runner import record_study_file
 from landscape.records import Status
 from landscape.study.plan import grid_runs, search_cells, search_run, search_space
-from landscape.study.runner import record_study_file
 from landscape.study.spec import StudySpec, load_study
 from landscape.train import RunSpec
 from landscape.train.records import RunFolder, append_jsonl, write_json

@@ -73,7 +73,7 @@ def test_an_at_least_as_good_claim_is_consistent_with_no_clear_difference():
 
 
 def test_or_equal_is_read_from_the_study_file_and_labelled():
-    from landscape.claims import parse_claims
+    from landscape.study.claims import parse_claims
 
     def fail(key, problem):
         raise ValueError(f"{key}: {problem}")
@@ -95,8 +95,8 @@ def test_the_runner_keeps_a_reverted_study_file_and_resolves_inherited_claims(tm
     then reverted is kept again, so the newest copy is the one that ran last."""
     import time
 
+    from landscape.execution.runner import record_study_file
     from landscape.records import CLAIMS_JSON, study_copies
-    from landscape.study.runner import record_study_file
     from landscape.study.spec import load_study
 
     base = tmp_path / "base.yaml"

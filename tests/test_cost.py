@@ -8,15 +8,15 @@ import pytest
 import yaml
 
 from landscape.commands import plan
-from landscape.study import grid_runs, load_study
-from landscape.study.cost import FACTORS, entries, estimate
-from landscape.study.flops import (
+from landscape.cost.estimate import FACTORS, entries, estimate
+from landscape.cost.flops import (
     eval_flops,
     evaluations,
     extractor_flops,
     host_work,
     step_flops,
 )
+from landscape.study import grid_runs, load_study
 from landscape.train import RunSpec
 
 SPEED = 4.0  # steps/s of the entries below
@@ -156,7 +156,7 @@ def test_plan_prints_a_line_per_architecture_and_a_total(tmp_path, capsys, monke
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(study))
     table = {"entries": [entry()]}
-    monkeypatch.setattr("landscape.study.cost.load_throughput", lambda *a: table)
+    monkeypatch.setattr("landscape.cost.estimate.load_throughput", lambda *a: table)
     args = argparse.Namespace(
         study=[path],
         storage=None,

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from landscape import ARCHITECTURES, Generator
-from landscape.metrics import (
+from landscape.evaluation import (
     EVAL_DIVERGED,
     Evaluator,
     inception_weights_path,
@@ -172,7 +172,7 @@ def test_a_generator_of_the_wrong_image_shape_is_a_clear_error(cache):
 
 
 def test_prepare_stats_command_fills_the_cache(cache, capsys):
-    from landscape.metrics.cli import main
+    from landscape.evaluation.cli import main
 
     assert main(["prepare-stats", "digits", "--cache-dir", str(cache)]) == 0
     out = capsys.readouterr().out

@@ -10,10 +10,16 @@ from torchvision.transforms.functional import gaussian_blur
 
 from landscape.data import load
 from landscape.data.digits import digits_arrays
-from landscape.metrics import Evaluator, InceptionWeightsMissing, digits_cnn, protocol_for, scores
-from landscape.metrics.extractors import create_extractor
-from landscape.metrics.features import extract
-from landscape.metrics.inception import WEIGHTS_FILE, InceptionV3FloatInput
+from landscape.evaluation import (
+    Evaluator,
+    InceptionWeightsMissing,
+    digits_cnn,
+    protocol_for,
+    scores,
+)
+from landscape.evaluation.extractors import create_extractor
+from landscape.evaluation.features import extract
+from landscape.evaluation.inception import WEIGHTS_FILE, InceptionV3FloatInput
 
 
 def test_digits_cnn_is_registered_with_torch_fidelity():
@@ -120,7 +126,7 @@ def test_inception_float_path_matches_torch_fidelity_bit_for_bit(random_inceptio
 def test_evaluator_wires_the_inception_protocol(random_inception, monkeypatch, tmp_path):
     # Random weights stand in for the real file: this checks the plumbing (feature layers,
     # 1 -> 3 channels, the float path, the cache), not the numbers.
-    monkeypatch.setattr("landscape.metrics.inception.inception_weights", lambda: "unused")
+    monkeypatch.setattr("landscape.evaluation.inception.inception_weights", lambda: "unused")
     from landscape import ARCHITECTURES
 
     G = ARCHITECTURES["sndcgan"](resolution=32, channels=1, norm="none", width=1 / 16).generator

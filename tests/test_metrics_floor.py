@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from landscape.metrics import Evaluator, protocol_for
-from landscape.metrics.floor import floor, split_scores
-from landscape.scoring import PAPER_FLOORS, floor_path, read_floor
+from landscape.evaluation import Evaluator, protocol_for
+from landscape.evaluation.floor import floor, split_scores
+from landscape.metrics import PAPER_FLOORS, floor_path, read_floor
 
 
 def test_a_split_scored_against_itself_has_fid_zero(cache):
@@ -41,7 +41,7 @@ def test_train_vs_test_floor_is_cached_and_reused(cache, monkeypatch):
     assert list(path.parent.glob("digits-test-350-digits-cnn-*.npz"))  # beside the reference
     stamp = path.stat().st_mtime_ns
 
-    import landscape.metrics.floor as module
+    import landscape.evaluation.floor as module
 
     monkeypatch.setattr(module, "compute_floor", lambda e: pytest.fail("recomputed"))
     again, computed = floor(protocol, cache_dir=cache)
@@ -79,7 +79,7 @@ def test_read_floor_needs_no_torch(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"fid": 5.0}))
     code = (
-        "import sys; from landscape.scoring import read_floor, metric_columns; "
+        "import sys; from landscape.metrics import read_floor, metric_columns; "
         f"assert read_floor('cifar10/test/10000/inception-v3-compat', {str(tmp_path)!r}) == "
         "{'fid': 5.0}; metric_columns(); assert 'torch' not in sys.modules, 'torch imported'"
     )

@@ -12,9 +12,9 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from torchvision.transforms.functional import gaussian_blur
 
 from landscape.data import load
-from landscape.metrics import mnist_cnn, protocol_for, protocol_of, scores
-from landscape.metrics.extractors import create_extractor
-from landscape.metrics.features import extract
+from landscape.evaluation import mnist_cnn, protocol_for, protocol_of, scores
+from landscape.evaluation.extractors import create_extractor
+from landscape.evaluation.features import extract
 
 SHARED = SHARED_DATA
 

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from landscape import ARCHITECTURES
-from landscape.metrics import Evaluator, protocol_for
+from landscape.evaluation import Evaluator, protocol_for
 
 
 def test_loader_options_name_the_protocol_and_download_does_not():

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from landscape.metrics import (
+from landscape.evaluation import (
     EVAL_DIVERGED,
     Evaluator,
     InceptionWeightsMissing,
@@ -18,7 +18,7 @@ from landscape.metrics import (
     protocol_for,
     run_score,
 )
-from landscape.metrics.cache import default_cache_dir, load_or_compute
+from landscape.evaluation.cache import default_cache_dir, load_or_compute
 from landscape.train.records import append_jsonl, read_jsonl
 
 PAPER_PROTOCOLS = [  # PAPER.md 7: dataset -> (n_fake, n_real, extractor, ms_ssim)

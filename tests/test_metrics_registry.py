@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from landscape import ARCHITECTURES, METRICS, load_plugin, metric
-from landscape.metrics import EVAL_DIVERGED, Evaluator, protocol_for
-from landscape.metrics.evaluate import diverged
-from landscape.scoring import column_labels, metric_columns, record_columns
+from landscape.evaluation import EVAL_DIVERGED, Evaluator, protocol_for
+from landscape.evaluation.evaluate import diverged
+from landscape.metrics import column_labels, metric_columns, record_columns
 
 PLUGIN = """
 from landscape import metric
@@ -66,7 +66,7 @@ def test_built_in_metrics_keep_the_evaluation_record_keys():
 def test_the_registry_and_its_metadata_import_without_torch():
     code = (
         "import sys; import landscape; landscape.METRICS; "
-        "from landscape.scoring import metric_columns; assert metric_columns()['fid'] == 'lower';"
+        "from landscape.metrics import metric_columns; assert metric_columns()['fid'] == 'lower';"
         " assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from landscape.metrics import ms_ssim, scores
+from landscape.evaluation import ms_ssim, scores
 
 
 def gaussian(n: int, mean: np.ndarray, cov: np.ndarray, seed: int) -> torch.Tensor:

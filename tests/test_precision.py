@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from landscape import ARCHITECTURES
-from landscape.metrics import Evaluator, protocol_for
+from landscape.evaluation import Evaluator, protocol_for
 from landscape.train import RunSpec, train
 from landscape.train.precision import PRECISIONS, float32_mode, tf32_flags
 from landscape.train.update import GanUpdate
@@ -95,7 +95,7 @@ def test_precision_values_live_in_one_place_and_fp32_ids_do_not_move():
 
 def test_reference_features_are_strict_float32_inside_a_tf32_block(cache, torch_defaults):
     """`landscape prepare-stats` and `landscape floor` extract features outside any run."""
-    from landscape.metrics.features import extract
+    from landscape.evaluation.features import extract
 
     extractor = Evaluator(protocol_for("digits"), cache_dir=cache).extractor
     flags = []

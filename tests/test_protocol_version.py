@@ -135,8 +135,8 @@ def test_older_runs_are_reported_apart_and_said_to_be(tmp_path):
 
 
 def test_an_upgraded_study_replaces_its_queued_older_runs_that_never_started(tmp_path, monkeypatch):
+    from landscape.execution.queue import Queue, default_storage
     from landscape.study import grid_runs
-    from landscape.study.queue import Queue, default_storage
     from landscape.train.records import RunFolder, write_json
 
     path = tmp_path / "tiny.yaml"

@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from landscape.analysis import VARIANT
-from landscape.claims import parse_claims
 from landscape.records import (
     AXES,
     AXIS_DEFAULTS,
@@ -21,6 +20,7 @@ from landscape.records import (
     run_score,
 )
 from landscape.study import StudyError, grid_runs, load_study, search_cells
+from landscape.study.claims import parse_claims
 from landscape.study.plan import Cell, cells, search_run
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"

@@ -18,12 +18,12 @@ from matplotlib.figure import Figure
 from landscape import METRICS, load_plugin, metric
 from landscape.analysis import header, label, median_column, recorded_scores
 from landscape.data import load
-from landscape.metrics import Evaluator, protocol_for
-from landscape.metrics.floor import floor
+from landscape.evaluation import Evaluator, protocol_for
+from landscape.evaluation.floor import floor
+from landscape.metrics import metric_columns, read_floor
 from landscape.records import Origin
 from landscape.report import sections, write_report
 from landscape.report.figures import floor_line
-from landscape.scoring import metric_columns, read_floor
 from landscape.train import RunSpec, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster

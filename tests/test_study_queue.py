@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from test_study_run import CLI, TINY, cli, write_study
 
+from landscape.execution.queue import Queue, default_storage
+from landscape.execution.samplers import SAMPLERS, make_sampler
+from landscape.execution.storage import JournalLock, StorageError, open_storage
+from landscape.execution.worker import best_metrics
 from landscape.records import JOURNAL
 from landscape.study import load_study
 from landscape.study.plan import grid_runs
-from landscape.study.queue import Queue, default_storage
-from landscape.study.samplers import SAMPLERS, make_sampler
-from landscape.study.storage import JournalLock, StorageError, open_storage
-from landscape.study.worker import best_metrics
 
 SEARCH = {"sampler": "random", "trials": 2, "n_disc": [1], "ranges": {"lr": [1e-4, 1e-3, "log"]}}
 
@@ -68,7 +68,7 @@ def test_a_dangling_optuna_lock_from_a_relative_path_never_hangs(tmp_path, lands
 HOLDER = """
 import sys, time
 from pathlib import Path
-from landscape.study.storage import JournalLock
+from landscape.execution.storage import JournalLock
 JournalLock(Path(sys.argv[1])).acquire()
 print("held", flush=True)
 time.sleep(120)
@@ -148,7 +148,7 @@ def test_a_database_that_does_not_answer_is_a_message(tmp_path, landscape):
 
 
 def test_a_read_only_results_folder_is_a_message(tmp_path, monkeypatch, landscape):
-    from landscape.study import storage
+    from landscape.execution import storage
 
     real_open = os.open
 
@@ -176,7 +176,7 @@ def test_an_unknown_sampler_lists_the_registered_ones():
 def test_a_sampler_from_a_plugin_file_proposes_the_search_trials(tmp_path):
     (tmp_path / "lowest.py").write_text(
         "import optuna\n"
-        "from landscape.study.samplers import SAMPLERS\n"
+        "from landscape.execution.samplers import SAMPLERS\n"
         "class Lowest(optuna.samplers.RandomSampler):\n"
         "    def sample_independent(self, study, trial, name, dist):\n"
         "        return dist.low\n"
@@ -252,7 +252,7 @@ def test_a_queue_claims_each_waiting_run_once_through_the_api(tmp_path):
 
 
 def test_the_worker_command_line_is_unchanged_by_a_relative_results_folder(tmp_path):
-    from landscape.study.runner import worker_command
+    from landscape.execution.runner import worker_command
 
     study = load_study(write_study(tmp_path, TINY))
     command = worker_command(study, default_storage(Path("results/tiny")), Path("results"))
@@ -275,7 +275,7 @@ def test_damage_appearing_while_the_queue_is_open_is_a_message(tmp_path):
 def test_a_search_proposal_whose_worker_died_before_naming_its_run_is_void(tmp_path):
     import socket
 
-    from landscape.study.queue import Attr
+    from landscape.execution.queue import Attr
 
     data = {**TINY, "seeds": [0], "search": SEARCH}
     study = load_study(write_study(tmp_path, data))
@@ -308,7 +308,7 @@ def test_a_claim_taken_for_lost_meanwhile_is_queued_again_not_recorded_twice(tmp
 
 
 def test_status_shows_each_running_run_at_its_last_reported_step(tmp_path, landscape):
-    from landscape.study.worker import last_step
+    from landscape.execution.worker import last_step
 
     path, results = queued(tmp_path, landscape, {**TINY, "seeds": [0]})
     queue = Queue(load_study(path), default_storage(results), results)

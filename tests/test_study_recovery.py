@@ -137,7 +137,7 @@ def test_a_worker_that_keeps_dying_is_replaced_a_bounded_number_of_times(
 ):
     import sys
 
-    from landscape.study import runner
+    from landscape.execution import runner
 
     monkeypatch.setattr(
         runner,
@@ -248,8 +248,8 @@ def test_random_sigkills_lose_nothing_and_train_nothing_twice(tmp_path):
 def test_a_run_whose_data_options_do_not_load_is_recorded_failed_not_left_running(tmp_path):
     """Validation refuses unknown data options; a run queued another way (an older queue, a
     hand-made spec) must still end as failed with its reason, never stay running."""
-    from landscape.study import Worker
-    from landscape.study.queue import Queue, default_storage
+    from landscape.execution import Worker
+    from landscape.execution.queue import Queue, default_storage
 
     study = load_study(write_study(tmp_path, ONE))
     results = tmp_path / "tiny"
@@ -262,8 +262,8 @@ def test_a_run_whose_data_options_do_not_load_is_recorded_failed_not_left_runnin
 
 
 def test_a_folder_holding_another_run_is_failed_at_once_and_left_untouched(tmp_path):
-    from landscape.study import Worker
-    from landscape.study.queue import Queue, default_storage
+    from landscape.execution import Worker
+    from landscape.execution.queue import Queue, default_storage
 
     study = load_study(write_study(tmp_path, ONE))
     results = tmp_path / "tiny"

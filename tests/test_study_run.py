@@ -16,8 +16,9 @@ import optuna
 import torch
 import yaml
 
-from landscape.study import Worker, load_study, run_study
-from landscape.study.queue import Queue, default_storage
+from landscape.execution import Worker, run_study
+from landscape.execution.queue import Queue, default_storage
+from landscape.study import load_study
 
 TINY = {
     "name": "tiny",
@@ -242,7 +243,7 @@ def test_a_worker_missing_data_or_weights_gives_the_run_back_and_says_why(tmp_pa
 
 
 def test_workers_are_pinned_round_robin_to_the_visible_gpus(monkeypatch):
-    from landscape.study.runner import worker_env
+    from landscape.execution.runner import worker_env
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
     envs = [worker_env(i, 4) for i in range(4)]  # 2 runs per GPU
@@ -274,8 +275,8 @@ def test_a_fresh_claim_is_not_taken_for_a_lost_one(tmp_path):
 def test_a_run_queued_twice_is_trained_and_recorded_once(tmp_path):
     study = load_study(write_study(tmp_path, {**TINY, "seeds": [0]}))
     results = tmp_path / "tiny"
+    from landscape.execution.queue import waiting_trial
     from landscape.study.plan import grid_runs
-    from landscape.study.queue import waiting_trial
 
     queue = Queue(study, default_storage(results), results)
     run = grid_runs(study)[0]

@@ -322,7 +322,7 @@ def test_targets_are_explicit_runs_with_published_scores(tmp_path):
 
 
 def test_plan_estimates_device_hours_from_the_measured_speed(tmp_path):
-    from landscape.study.cost import estimate
+    from landscape.cost.estimate import estimate
 
     runs = grid_runs(load_study(write(tmp_path, VALID)))  # 6 runs of 10 steps
     table = {"device": "test gpu", "architectures": {"sndcgan": 0.01}}

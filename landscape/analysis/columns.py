@@ -1,7 +1,7 @@
-"""Which scores a study recorded, named and directed by the metric registry (landscape.scoring).
+"""Which scores a study recorded, named and directed by the metric registry (landscape.metrics).
 
 The analysis and the report spell no metric name but :data:`RANK`: every registered metric
-(built-in or a plugin's, ``landscape.scoring.METRICS``) that a study's evaluations recorded is
+(built-in or a plugin's, ``landscape.metrics.METRICS``) that a study's evaluations recorded is
 read, taken at each run's best-FID step and shown; a registered metric that no evaluation
 recorded (a value in none of them, e.g. MS-SSIM outside CelebA) is left out.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from landscape.scoring import column_labels, metric_columns, record_columns
+from landscape.metrics import column_labels, metric_columns, record_columns
 
 RANK = "fid"  # the score that ranks runs (PAPER.md 7); every other score is reported beside it
 ARROWS = {"lower": "↓", "higher": "↑"}

@@ -1,4 +1,4 @@
-"""The paper's findings checked on a study: each claim of the study file (landscape/claims.py)
+"""The paper's findings checked on a study: each claim of the study file (landscape/study/claims.py)
 compared on matched settings (matched.py), with a verdict.
 
 - **consistent**: the 95% interval of P(better beats than) lies above 1/2 (matched.verdict);
@@ -14,7 +14,7 @@ MIN_RUNS runs: no clear difference is what it claims.
 
 The claims come from the study file copied beside the results (``study.yaml``, the newest
 version when the file changed), read with yaml.safe_load and validated by
-landscape.claims.parse_claims against the variant values found in the runs. Torch-free: this
+landscape.study.claims.parse_claims against the variant values found in the runs. Torch-free: this
 never imports landscape.study. A claim in a ``base:`` file cannot be resolved from the copy:
 a resolved ``claims.json`` (the list, as in the YAML) beside the results is read instead when
 present.
@@ -32,8 +32,8 @@ import yaml
 
 from landscape.analysis.comparisons import COMPARISON_COLUMNS, compare_sides
 from landscape.analysis.matched import MIN_RUNS, matchable, verdict
-from landscape.claims import Claim, parse_claims
 from landscape.records import AXES, CLAIMS_JSON, study_copies
+from landscape.study.claims import Claim, parse_claims
 
 VERDICTS = {"better better": "consistent", "than better": "contradicted"}
 # comparisons.csv's columns, with the claim's id, text and source, its sides named as the claim

@@ -15,7 +15,7 @@ from landscape.analysis.columns import RANK, median_column
 from landscape.analysis.scores import finished
 from landscape.analysis.settings import seed_medians, variant_columns
 from landscape.analysis.top import top_settings
-from landscape.scoring import metric_columns
+from landscape.metrics import metric_columns
 
 
 def leaderboard(runs: pd.DataFrame, hyper: Sequence[str] = ()) -> pd.DataFrame:

@@ -20,8 +20,8 @@ from landscape.analysis.protocols import apart_older_training, note_protocol, pr
 from landscape.analysis.read import read_evals, read_json, run_folders, status_columns
 from landscape.analysis.scores import add_scores
 from landscape.analysis.settings import with_origins
+from landscape.metrics import record_columns
 from landscape.records import RUNS_DIR, SENTINEL, STUDY_COPY, RunFiles, Status
-from landscape.scoring import record_columns
 
 STATUS_COLUMNS = ("status", "steps_trained", "diverged_at", "wall_time", "error")
 # config keys that do not define a setting (the training protocol separates runs by itself)

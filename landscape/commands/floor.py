@@ -22,9 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from landscape.metrics import InceptionWeightsMissing, protocol_for
-    from landscape.metrics.floor import floor
-    from landscape.scoring.floors import floor_path
+    from landscape.evaluation import InceptionWeightsMissing, protocol_for
+    from landscape.evaluation.floor import floor
+    from landscape.metrics.floors import floor_path
 
     try:
         protocol = protocol_for(args.dataset, n_samples=args.samples, extractor=args.extractor)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from optuna.trial import TrialState
 
+from landscape.cost.estimate import Estimate, describe, duration, estimate
+from landscape.execution import results_dir
+from landscape.execution.queue import Queue, counted, default_storage
 from landscape.records import JOURNAL
-from landscape.study import expected_runs, grid_runs, load_study, results_dir, search_cells
-from landscape.study.cost import Estimate, describe, duration, estimate
+from landscape.study import expected_runs, grid_runs, load_study, search_cells
 from landscape.study.plan import cells, run_spec
-from landscape.study.queue import Queue, counted, default_storage
 
 HELP = "show the runs a study would train (new vs done) without training"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from landscape.metrics.cli import add_prepare_stats_arguments, prepare_stats_command
+from landscape.evaluation.cli import add_prepare_stats_arguments, prepare_stats_command
 
 HELP = "cache the reference statistics (real-image features) of a data set"
 

@@ -10,10 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from landscape.study import load_study, run_study
-from landscape.study.queue import FAILED
-from landscape.study.runner import visible_gpus
-from landscape.study.storage import check_url
+from landscape.execution import run_study
+from landscape.execution.queue import FAILED
+from landscape.execution.runner import visible_gpus
+from landscape.execution.storage import check_url
+from landscape.study import load_study
 
 HELP = "run a study file with N parallel workers and write its report"
 

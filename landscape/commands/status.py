@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from landscape.execution import results_dir
+from landscape.execution.queue import DONE, FAILED, RUNNING, Queue, default_storage
+from landscape.execution.runner import print_failures
+from landscape.execution.storage import check_url
 from landscape.records import JOURNAL
-from landscape.study import expected_runs, load_study, results_dir
-from landscape.study.queue import DONE, FAILED, RUNNING, Queue, default_storage
-from landscape.study.runner import print_failures
-from landscape.study.storage import check_url
+from landscape.study import expected_runs, load_study
 
 HELP = "show a study's progress"
 

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / RUNS_DIR / spec.run_id
     evaluate = None
     if not args.no_eval:
-        from landscape.metrics import Evaluator, protocol_of
+        from landscape.evaluation import Evaluator, protocol_of
 
         protocol = protocol_of(spec)
         evaluate = Evaluator(protocol, data_root=args.data_root, device=args.device or "cpu")

@@ -11,11 +11,12 @@ import os
 import sys
 from pathlib import Path
 
-from landscape.study import Worker, load_study, results_dir
-from landscape.study.queue import default_storage
-from landscape.study.runner import CANNOT_RUN
-from landscape.study.storage import check_url
-from landscape.study.worker import WorkerCannotRun
+from landscape.execution import Worker, results_dir
+from landscape.execution.queue import default_storage
+from landscape.execution.runner import CANNOT_RUN
+from landscape.execution.storage import check_url
+from landscape.execution.worker import WorkerCannotRun
+from landscape.study import load_study
 
 HELP = "take runs from a study's queue and train them"
 

@@ -19,7 +19,7 @@ from landscape.data.base import (
     image_size,
     train_size,
 )
-from landscape.scoring.cache import default_cache_dir
+from landscape.metrics.cache import default_cache_dir
 
 
 def _torchvision(cls, name: str, folder: str, root: Path, split: str, download: bool):

@@ -1,39 +1,67 @@
-"""Metrics: IS, FID and KID through torch-fidelity, MS-SSIM, under recorded protocols.
+"""Metrics: what is measured (the ``METRICS`` registry) and how to read it, without torch.
 
-See docs/metrics.md and PAPER.md 7. The public surface:
+- :data:`METRICS` (also ``landscape.METRICS``): every metric an evaluation computes, with its
+  columns, direction and needs; :func:`metric` registers one (see ``registry.py``).
+- :func:`metric_columns`: score column -> "lower" / "higher" (is better), for the analysis;
+  :func:`column_labels`: score column -> its title (``FID``, ``IS``, ...), for the report.
+- :func:`read_floor`: a data set's cached real-data floor (``landscape floor``).
 
-- :func:`protocol_for` / :class:`Protocol`: how a score is computed, stored beside it.
-- :class:`Evaluator`: ``Evaluator(protocol)(G)`` -> scores of a generator in memory.
-- :func:`prepare_stats`: fill the reference-statistics cache ahead of a study.
-- :func:`run_score` / :func:`best_evaluation`: a run's score from its evaluation log.
-- ``digits-cnn``, ``mnist-cnn``: offline feature extractors, registered with torch-fidelity on
-  import (``landscape.metrics.extractors``), trained on first use.
+Computing the metrics needs torch (``landscape.evaluation``); reading all this does not.
 """
 
-from landscape.metrics.cache import default_cache_dir
-from landscape.metrics.evaluate import EVAL_DIVERGED, Evaluator, prepare_stats
-from landscape.metrics.inception import InceptionWeightsMissing, inception_weights_path
-from landscape.metrics.log import best_evaluation, run_score
-from landscape.metrics.protocol import (
-    Protocol,
-    ProtocolMismatchError,
-    assert_one_protocol,
-    protocol_for,
-    protocol_of,
+from landscape.metrics import builtin, prc  # noqa: F401  (registers the built-in metrics)
+from landscape.metrics.cache import default_cache_dir, resolve_cache_dir
+from landscape.metrics.floors import PAPER_FLOORS, floor_path, read_floor
+from landscape.metrics.registry import (
+    DIRECTIONS,
+    METRICS,
+    NEEDS,
+    Metric,
+    column_labels,
+    metric,
+    metric_columns,
+    record_columns,
 )
 
 __all__ = [
+    "DIRECTIONS",
+    "METRICS",
+    "NEEDS",
+    "PAPER_FLOORS",
+    "Metric",
+    "column_labels",
+    "default_cache_dir",
+    "floor_path",
+    "metric",
+    "metric_columns",
+    "read_floor",
+    "record_columns",
+    "resolve_cache_dir",
+]
+
+# Until 0.2 this package was the evaluation machinery (now ``landscape.evaluation``) and the
+# registry was ``landscape.scoring``. The old entry points keep working: ``python -m
+# landscape.metrics prepare-stats`` (``__main__.py``) and the torch-side names below, loaded
+# from ``landscape.evaluation`` on first use so that importing the registry stays torch-free.
+_MOVED_TO_EVALUATION = {
     "EVAL_DIVERGED",
     "Evaluator",
     "InceptionWeightsMissing",
     "Protocol",
     "ProtocolMismatchError",
-    "best_evaluation",
     "assert_one_protocol",
-    "default_cache_dir",
+    "best_evaluation",
     "inception_weights_path",
     "prepare_stats",
     "protocol_for",
     "protocol_of",
     "run_score",
-]
+}
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_EVALUATION:
+        import landscape.evaluation
+
+        return getattr(landscape.evaluation, name)
+    raise AttributeError(f"module 'landscape.metrics' has no attribute {name!r}")

@@ -28,9 +28,9 @@ from landscape.analysis import (
     variant_summary,
 )
 from landscape.analysis.matched import RESAMPLES
-from landscape.claims import Claim
+from landscape.metrics import read_floor
 from landscape.records import RunFiles, run_dir
-from landscape.scoring import read_floor
+from landscape.study.claims import Claim
 
 MAX_CURVES = 6  # training curves of the best settings of this many variants
 MAX_SAMPLES = 12  # sample grids of the best runs of this many variants
@@ -52,7 +52,7 @@ class ProtocolAnalysis:
     curves: pd.DataFrame | None = None
     curve_labels: dict[str, str] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
-    floor: dict[str, Any] | None = None  # the protocol's real-data floor (scoring.read_floor)
+    floor: dict[str, Any] | None = None  # the protocol's real-data floor (metrics.read_floor)
 
 
 def analyse(

@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from landscape.analysis import RANK
+from landscape.metrics import METRICS
 from landscape.report.floors import LABEL as FLOOR_LABEL
-from landscape.scoring import METRICS
 
 DPI = 100
 MAX_BOXES = 20  # more boxes than this are unreadable: the best ones are drawn

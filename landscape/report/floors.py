@@ -1,5 +1,5 @@
 """The real-data floor of a protocol in the report: its header line, and the FID every FID
-figure draws as a dashed line (``landscape floor DATASET`` computes it; scoring.read_floor)."""
+figure draws as a dashed line (``landscape floor DATASET`` computes it; metrics.read_floor)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from landscape.analysis import (
     top5_table,
 )
 from landscape.atomic import atomic_path
-from landscape.scoring import record_columns
+from landscape.metrics import record_columns
 
 ANALYSIS_CSVS = ("top5", "budget", "comparisons", "findings")
 

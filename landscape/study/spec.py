@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from landscape import records
-from landscape.claims import Claim
 from landscape.registry import Registry
+from landscape.study.claims import Claim
 from landscape.study.load import StudyError, load_plugins, resolve
 from landscape.study.settings import PAPER_PENALTY_RANGES, PAPER_RANGES, PAPER_SEARCH_N_DISC
 from landscape.variants import ARCHITECTURES, LOSSES, NORMALIZATIONS, PENALTIES
@@ -93,7 +93,7 @@ class StudySpec:
     # explicit runs with published scores (PAPER.md 9): ({axis: name}, setting, seed, published)
     targets: tuple[tuple[dict[str, str], dict[str, Any], int, dict[str, float]], ...] = ()
     plugins: tuple[str, ...] = ()
-    claims: tuple[Claim, ...] = ()  # findings to check (PAPER.md 11); landscape/claims.py
+    claims: tuple[Claim, ...] = ()  # findings to check (PAPER.md 11); landscape/study/claims.py
 
 
 def load_study(path: str | Path) -> StudySpec:

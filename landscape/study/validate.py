@@ -9,11 +9,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from landscape.claims import parse_claims
 from landscape.data import DATASETS
 from landscape.records import AXIS_DEFAULTS
 from landscape.study import validate_data as data
 from landscape.study.checks import Checker
+from landscape.study.claims import parse_claims
 from landscape.study.settings import NAMED_SETTINGS
 from landscape.study.spec import AXES, SECTION_KEYS, SETTING_KEYS, TOP_KEYS, StudySpec
 from landscape.study.validate_search import search

@@ -65,7 +65,7 @@ def check_budget(check: Checker, dataset: str, steps: int, eval_every: int, batc
 
 def check_protocol(check: Checker, dataset: str, ev: dict[str, Any], options: dict) -> None:
     """The evaluation protocol must exist before any worker needs it."""
-    from landscape.metrics import protocol_for
+    from landscape.evaluation import protocol_for
 
     samples = ev.get("samples")
     try:

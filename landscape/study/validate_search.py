@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from landscape.execution.samplers import SAMPLERS
 from landscape.study.checks import Checker
-from landscape.study.samplers import SAMPLERS
 from landscape.study.settings import PAPER_PENALTY_RANGES, PAPER_RANGES, PAPER_SEARCH_N_DISC
 from landscape.study.spec import SECTION_KEYS, Search
 from landscape.variants import PENALTIES

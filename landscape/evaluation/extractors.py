@@ -20,9 +20,9 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-from landscape.metrics import digits_cnn, inception, mnist_cnn
-from landscape.metrics.cache import resolve_cache_dir
-from landscape.scoring.cache import EXTRACTORS_DIR
+from landscape.evaluation import digits_cnn, inception, mnist_cnn
+from landscape.evaluation.cache import resolve_cache_dir
+from landscape.metrics.cache import EXTRACTORS_DIR
 
 OURS = {m.NAME: m for m in (digits_cnn, mnist_cnn)}  # trained here; name -> module
 for _module in OURS.values():

@@ -1,7 +1,7 @@
 """``prepare-stats DATASET``: fill the reference-statistics cache ahead of a study.
 
 ``landscape.cli`` mounts it as ``landscape prepare-stats``; until then (or without the rest of
-the CLI) ``python -m landscape.metrics prepare-stats DATASET`` runs the same command.
+the CLI) ``python -m landscape.evaluation prepare-stats DATASET`` runs the same command.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import argparse
 import sys
 
 from landscape.commands.protocol_args import add_protocol_arguments
-from landscape.metrics.cache import resolve_cache_dir
-from landscape.metrics.evaluate import prepare_stats
-from landscape.metrics.extractors import OURS
-from landscape.metrics.inception import InceptionWeightsMissing
-from landscape.metrics.protocol import protocol_for
-from landscape.scoring.cache import EXTRACTORS_DIR
+from landscape.evaluation.cache import resolve_cache_dir
+from landscape.evaluation.evaluate import prepare_stats
+from landscape.evaluation.extractors import OURS
+from landscape.evaluation.inception import InceptionWeightsMissing
+from landscape.evaluation.protocol import protocol_for
+from landscape.metrics.cache import EXTRACTORS_DIR
 
 
 def add_prepare_stats_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,8 +53,8 @@ def prepare_stats_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m landscape.metrics prepare-stats DATASET [options]``."""
-    parser = argparse.ArgumentParser(prog="python -m landscape.metrics")
+    """``python -m landscape.evaluation prepare-stats DATASET [options]``."""
+    parser = argparse.ArgumentParser(prog="python -m landscape.evaluation")
     commands = parser.add_subparsers(dest="command", required=True)
     add_prepare_stats_arguments(
         commands.add_parser(

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from landscape.scoring.cache import STATS_DIR, resolve_cache_dir
+from landscape.metrics.cache import STATS_DIR, resolve_cache_dir
 
 PAPER_FLOORS = {"cifar10": 5.19, "celeba_hq_128": 12.6, "lsun_bedroom": 3.8}  # FID, [P 2.5]
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from landscape.metrics import ms_ssim
-from landscape.metrics.extractors import create_extractor, feature_layers
-from landscape.metrics.features import extract
-from landscape.metrics.protocol import Protocol, protocol_for
-from landscape.metrics.reference import Reference, load_reference, reference_path
-from landscape.metrics.scores import Statistics
+from landscape.evaluation import ms_ssim
+from landscape.evaluation.extractors import create_extractor, feature_layers
+from landscape.evaluation.features import extract
+from landscape.evaluation.protocol import Protocol, protocol_for
+from landscape.evaluation.reference import Reference, load_reference, reference_path
+from landscape.evaluation.scores import Statistics
+from landscape.metrics import METRICS
 from landscape.records import SENTINEL
-from landscape.scoring import METRICS
 from landscape.train.precision import float32_mode
 from landscape.variants.architectures.base import Generator
 
@@ -33,7 +33,7 @@ MS_SSIM_SEED = 0  # the shuffle that picks the 5 x 64 fakes MS-SSIM looks at
 
 @dataclass(frozen=True)
 class MetricInputs:
-    """What a metric of ``METRICS`` may read (landscape/scoring/registry.py says which is
+    """What a metric of ``METRICS`` may read (landscape/metrics/registry.py says which is
     which)."""
 
     protocol: Protocol
@@ -54,7 +54,7 @@ class Evaluator:
     """Scores generators under one :class:`Protocol`.
 
     The feature extractor is built here, so a missing Inception file raises
-    :class:`~landscape.metrics.inception.InceptionWeightsMissing` before a run records
+    :class:`~landscape.evaluation.inception.InceptionWeightsMissing` before a run records
     anything. The reference statistics are loaded (or computed and cached) on first use or by
     :meth:`prepare`.
     """

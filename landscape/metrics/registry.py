@@ -4,14 +4,14 @@ each, importable without torch (the analysis and the report read the metadata on
 A metric declares the columns it writes into each evaluation record (``evals.jsonl``), which
 of them are scores and which way is better, and what it reads::
 
-    from landscape import METRICS  # or: from landscape.scoring import metric
+    from landscape import METRICS  # or: from landscape.metrics import metric
 
     @metric("my_score", columns=("my_score",), direction="higher", needs=("fake_features",))
     def my_score(inputs):
         import torch  # inside the function: the registration stays torch-free
         return {"my_score": float(inputs.fake_features.norm(dim=1).mean())}
 
-``inputs`` (built by ``landscape.metrics.Evaluator``) holds, per name in ``needs``:
+``inputs`` (built by ``landscape.evaluation.Evaluator``) holds, per name in ``needs``:
 ``fake_features`` and ``real_features`` (N x D CPU tensors of the fakes and of the reference
 images, the KID layer), ``fid_features`` (the fakes' FID layer, the same for Inception and our
 extractors) and ``real_stats`` (the reference's cached FID statistics), ``fake_logits`` (the IS

@@ -3,7 +3,7 @@
 A factory takes ``(seed, startup_trials)`` and returns an Optuna sampler. A study's
 ``search.sampler`` names one; a plugin file adds its own::
 
-    from landscape.study.samplers import SAMPLERS
+    from landscape.execution.samplers import SAMPLERS
 
     @SAMPLERS.register("qmc")
     def qmc(seed, startup_trials):

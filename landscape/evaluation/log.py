@@ -6,7 +6,7 @@ records share a protocol.
 from __future__ import annotations
 
 from landscape import records
-from landscape.metrics.protocol import assert_one_protocol
+from landscape.evaluation.protocol import assert_one_protocol
 
 
 def best_evaluation(evals: list[dict]) -> dict | None:

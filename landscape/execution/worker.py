@@ -18,7 +18,8 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from landscape.data import ImageData, load
-from landscape.metrics import InceptionWeightsMissing as EnvironmentProblem
+from landscape.evaluation import InceptionWeightsMissing as EnvironmentProblem
+from landscape.execution.queue import Attr, Lease, Queue
 from landscape.records import (
     LOCKS_DIR,
     RUNS_DIR,
@@ -29,7 +30,6 @@ from landscape.records import (
     run_dir,
     run_score,
 )
-from landscape.study.queue import Attr, Claim, Queue
 from landscape.study.spec import StudySpec
 from landscape.train import RunSpec, pick_device, train
 from landscape.train.records import ForeignRunFolder, RunFolder, read_jsonl
@@ -73,7 +73,7 @@ class Worker:
                 break
         return taken
 
-    def train_claim(self, claim: Claim) -> str:
+    def train_claim(self, claim: Lease) -> str:
         spec = claim.spec
         locks = self.results / RUNS_DIR / LOCKS_DIR
         locks.mkdir(parents=True, exist_ok=True)
@@ -120,7 +120,7 @@ class Worker:
         self.record(claim, result.status, result.diverged_at)
         return result.status
 
-    def record(self, claim: Claim, status: str, diverged_at: int | None) -> None:
+    def record(self, claim: Lease, status: str, diverged_at: int | None) -> None:
         evals = read_jsonl(run_dir(self.results, claim.spec.run_id) / RunFiles.EVAL_LOG)
         for e in evals:
             if is_score(e.get("fid")):
@@ -135,7 +135,7 @@ class Worker:
         # A diverged run is a bad result, not a missing one (PAPER.md 7): it keeps its best FID.
         self.queue.complete(claim, run_score(evals), attrs)
 
-    def failed(self, claim: Claim, error: Exception) -> str:
+    def failed(self, claim: Lease, error: Exception) -> str:
         message = "".join(traceback.format_exception_only(error)).strip()
         name = f"run {claim.spec.run_id} ({claim.spec.origin or 'manual'})"
         # A folder holding another run refuses every attempt alike: no retry, and none of its
@@ -179,7 +179,7 @@ class Worker:
         return self._data[key]
 
     def evaluator(self, spec: RunSpec):
-        from landscape.metrics import Evaluator, protocol_of
+        from landscape.evaluation import Evaluator, protocol_of
 
         protocol = protocol_of(spec)
         if protocol.name not in self._evaluators:
@@ -219,7 +219,7 @@ class _Heartbeat:
     """Tells the storage every HEARTBEAT_EVERY seconds that this claim is alive, and the last
     step its train log reached."""
 
-    def __init__(self, queue: Queue, claim: Claim, folder: Path) -> None:
+    def __init__(self, queue: Queue, claim: Lease, folder: Path) -> None:
         self.queue, self.claim, self.done = queue, claim, threading.Event()
         self.log = folder / RunFiles.TRAIN_LOG
         self.thread = threading.Thread(target=self._beat, daemon=True)

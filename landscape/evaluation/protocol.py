@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 
 from landscape.data.base import fact_of
-from landscape.metrics import digits_cnn, inception
-from landscape.metrics.extractors import FLOAT_INPUT, feature_layers, weights_label
-from landscape.metrics.scores import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
+from landscape.evaluation import digits_cnn, inception
+from landscape.evaluation.extractors import FLOAT_INPUT, feature_layers, weights_label
+from landscape.evaluation.scores import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
 from landscape.train.precision import EVALUATION_ARITHMETIC
 
 EVAL_Z_SEED = 42  # compare_gan resets the eval z seed to 42 at every checkpoint (PAPER.md 6)

@@ -24,12 +24,9 @@ import optuna
 from filelock import FileLock
 from optuna.trial import TrialState
 
-from landscape.records import AXES, PROTOCOL_VERSION, Status
-from landscape.study.plan import SearchCell, cells, search_cells, search_run, search_space
-from landscape.study.samplers import make_sampler
-from landscape.study.spec import StudySpec
-from landscape.study.storage import default_storage, open_storage  # noqa: F401 (re-exported)
-from landscape.study.trials import (  # noqa: F401 (re-exported)
+from landscape.execution.samplers import make_sampler
+from landscape.execution.storage import default_storage, open_storage  # noqa: F401 (re-exported)
+from landscape.execution.trials import (  # noqa: F401 (re-exported)
     COUNT_OF,
     DONE,
     FAILED,
@@ -41,13 +38,16 @@ from landscape.study.trials import (  # noqa: F401 (re-exported)
     failure_of,
     waiting_trial,
 )
+from landscape.records import AXES, PROTOCOL_VERSION, Status
+from landscape.study.plan import SearchCell, cells, search_cells, search_run, search_space
+from landscape.study.spec import StudySpec
 from landscape.train import RunSpec
 
 HEARTBEAT_GRACE = 600.0  # seconds without a heartbeat before another host's claim is stale
 
 
 @dataclass
-class Claim:
+class Lease:
     study: optuna.Study
     trial_id: int
     number: int
@@ -138,7 +138,7 @@ class Queue:
         return out
 
     # -- claiming ---------------------------------------------------------------------------
-    def claim(self) -> Claim | None:
+    def claim(self) -> Lease | None:
         """The next run to train: a waiting one, else a new search proposal, else None."""
         self.reclaim_stale()
         for study in self.studies():
@@ -152,13 +152,13 @@ class Queue:
                 return claim
         return None
 
-    def _claimed(self, study, trial_id: int, number: int, attrs: dict[str, Any]) -> Claim:
+    def _claimed(self, study, trial_id: int, number: int, attrs: dict[str, Any]) -> Lease:
         self.storage.set_trial_user_attr(trial_id, Attr.WORKER, owner())
         self.storage.set_trial_user_attr(trial_id, Attr.HEARTBEAT, time.time())
         spec = RunSpec.from_record(json.loads(attrs[Attr.SPEC]))
-        return Claim(study, trial_id, number, spec, attrs.get(Attr.ATTEMPT, 1))
+        return Lease(study, trial_id, number, spec, attrs.get(Attr.ATTEMPT, 1))
 
-    def _propose(self, sc: SearchCell, study: optuna.Study) -> Claim | None:
+    def _propose(self, sc: SearchCell, study: optuna.Study) -> Lease | None:
         assert self.spec.search is not None
         budget = self.spec.search.trials
         if len(counted(study)) >= budget:
@@ -185,7 +185,7 @@ class Queue:
         return self._claimed(study, trial_id, trial.number, attrs)
 
     # -- while a run trains -------------------------------------------------------------------
-    def heartbeat(self, claim: Claim, step: int | None = None) -> bool:
+    def heartbeat(self, claim: Lease, step: int | None = None) -> bool:
         """Tell the storage the claim is alive; False once the trial was ended elsewhere."""
         try:
             self.storage.set_trial_user_attr(claim.trial_id, Attr.HEARTBEAT, time.time())
@@ -195,7 +195,7 @@ class Queue:
         except optuna.exceptions.UpdateFinishedTrialError:
             return False
 
-    def progress(self, claim: Claim, step: int, value: float) -> bool:
+    def progress(self, claim: Lease, step: int, value: float) -> bool:
         """An intermediate score (the FID of the evaluation at ``step``); False once the trial
         was ended elsewhere (``complete`` then queues the run again)."""
         try:
@@ -205,7 +205,7 @@ class Queue:
             return False
 
     # -- finishing --------------------------------------------------------------------------
-    def complete(self, claim: Claim, value: float, attrs: dict[str, Any]) -> bool:
+    def complete(self, claim: Lease, value: float, attrs: dict[str, Any]) -> bool:
         """Record the run's result. False when another worker took this claim for a lost one
         (and queued it again: whoever takes it records it from its folder without training)."""
         try:
@@ -218,7 +218,7 @@ class Queue:
                 self.requeue(claim, claim.attempt)
             return False
 
-    def _held_elsewhere(self, claim: Claim) -> bool:
+    def _held_elsewhere(self, claim: Lease) -> bool:
         """Whether another live trial (waiting, running or complete) stands for the run."""
         return any(
             t.user_attrs.get(Attr.RUN_ID) == claim.spec.run_id and t.number != claim.number
@@ -226,7 +226,7 @@ class Queue:
             if t.state in (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
         )
 
-    def fail(self, claim: Claim, message: str) -> None:
+    def fail(self, claim: Lease, message: str) -> None:
         """Record the run as failed for good, with its error."""
         try:
             self.storage.set_trial_user_attr(claim.trial_id, Attr.STATUS, Status.FAILED)
@@ -235,21 +235,21 @@ class Queue:
         except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
             pass  # taken for lost elsewhere and queued again: that attempt decides
 
-    def release(self, claim: Claim, reason: str) -> None:
+    def release(self, claim: Lease, reason: str) -> None:
         """Give the run back as it is (interrupted, or this worker cannot train it)."""
         if self._void(claim.study, claim.trial_id, claim.number, reason):
             self.requeue(claim, claim.attempt)
 
-    def retry(self, claim: Claim, reason: str) -> None:
+    def retry(self, claim: Lease, reason: str) -> None:
         """Give the run back after an error: the next try counts as another attempt."""
         if self._void(claim.study, claim.trial_id, claim.number, reason):
             self.requeue(claim, claim.attempt + 1)
 
-    def discard(self, claim: Claim, reason: str) -> None:
+    def discard(self, claim: Lease, reason: str) -> None:
         """End a claim that stands for nothing (its run is trained or recorded elsewhere)."""
         self._void(claim.study, claim.trial_id, claim.number, reason)
 
-    def requeue(self, claim: Claim, attempt: int) -> None:
+    def requeue(self, claim: Lease, attempt: int) -> None:
         """Queue the claim's run again as a new WAITING trial with the same parameters."""
         frozen = self.storage.get_trial(claim.trial_id)
         claim.study.add_trial(waiting_trial(claim.spec, attempt, frozen))
@@ -263,7 +263,7 @@ class Queue:
         except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
             return False
 
-    def recorded(self, claim: Claim) -> bool:
+    def recorded(self, claim: Lease) -> bool:
         """Whether another trial already holds this run's result."""
         return any(
             t.state == TrialState.COMPLETE and t.user_attrs.get(Attr.RUN_ID) == claim.spec.run_id
@@ -292,7 +292,7 @@ class Queue:
                     spec = RunSpec.from_record(json.loads(t.user_attrs[Attr.SPEC]))
                     trial_id = self.trial_id(study, t.number)
                     attempt = t.user_attrs.get(Attr.ATTEMPT, 1)
-                    claim = Claim(study, trial_id, t.number, spec, attempt)
+                    claim = Lease(study, trial_id, t.number, spec, attempt)
                     self.release(claim, f"worker {who} lost")
                     n += 1
         return n

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from landscape.atomic import atomic_write_bytes
-from landscape.claims import claim_record
+from landscape.execution.queue import DONE, FAILED, RUNNING, Queue, default_storage
+from landscape.execution.rebuild import move_journal_aside, requeue_search_runs
 from landscape.records import (
     CLAIMS_JSON,
     PROTOCOL_VERSION,
@@ -25,9 +26,8 @@ from landscape.records import (
     next_study_copy,
     study_copies,
 )
+from landscape.study.claims import claim_record
 from landscape.study.plan import expected_runs, grid_runs, targets_frame
-from landscape.study.queue import DONE, FAILED, RUNNING, Queue, default_storage
-from landscape.study.rebuild import move_journal_aside, requeue_search_runs
 from landscape.study.spec import StudySpec
 
 POLL = 1.0  # seconds between looks at the queue and the workers

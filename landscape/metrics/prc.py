@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from landscape.scoring.registry import metric
+from landscape.metrics.registry import metric
 
 NEIGHBOURHOOD = 3
 # Rows and columns of the distance matrices computed at once (torch-fidelity's default): one

@@ -12,11 +12,11 @@ import json
 import time
 from pathlib import Path
 
+from landscape.execution.queue import Attr, Queue, counted, waiting_trial
+from landscape.execution.storage import StorageError, journal_path
 from landscape.records import RUNS_DIR, Origin, OriginKind, RunFiles
 from landscape.study.plan import search_space
-from landscape.study.queue import Attr, Queue, counted, waiting_trial
 from landscape.study.spec import StudySpec
-from landscape.study.storage import StorageError, journal_path
 from landscape.train import RunSpec
 
 

@@ -1,12 +1,12 @@
 """The paper's metrics (PAPER.md 7) as registry entries: FID, IS, KID and MS-SSIM. The
-arithmetic is in ``landscape.metrics`` (torch-fidelity's); it is imported inside each
+arithmetic is in ``landscape.evaluation`` (torch-fidelity's); it is imported inside each
 function, so that registering them needs no torch."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from landscape.scoring.registry import metric
+from landscape.metrics.registry import metric
 
 
 @metric(
@@ -18,7 +18,7 @@ from landscape.scoring.registry import metric
 )
 def fid(inputs: Any) -> dict:
     """Fréchet distance between the fakes' and the reference's feature statistics."""
-    from landscape.metrics import scores
+    from landscape.evaluation import scores
 
     fake = scores.statistics(inputs.fid_features)
     return {"fid": scores.fid(fake, inputs.real_stats)}
@@ -34,7 +34,7 @@ def fid(inputs: Any) -> dict:
 )
 def inception_score(inputs: Any) -> dict:
     """Inception Score over ``is_splits`` splits of the fakes (one in the paper: std 0)."""
-    from landscape.metrics import scores
+    from landscape.evaluation import scores
 
     mean, std = scores.inception_score(inputs.fake_logits, splits=inputs.protocol.is_splits)
     return {"is_mean": mean, "is_std": std}
@@ -50,7 +50,7 @@ def inception_score(inputs: Any) -> dict:
 )
 def kid(inputs: Any) -> dict:
     """Kernel Inception Distance over the protocol's random subsets."""
-    from landscape.metrics import scores
+    from landscape.evaluation import scores
 
     p = inputs.protocol
     mean, std = scores.kid(
@@ -73,6 +73,6 @@ def kid(inputs: Any) -> dict:
 )
 def ms_ssim(inputs: Any) -> dict:
     """compare_gan's MS-SSIM diversity over 5 batches of 64 fakes (CelebA(-HQ) only)."""
-    from landscape.metrics import ms_ssim as msssim
+    from landscape.evaluation import ms_ssim as msssim
 
     return {"ms_ssim": msssim.score(inputs.fake_images)}

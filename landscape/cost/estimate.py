@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from landscape.study.flops import eval_flops, evaluations, host_work, image_shape, step_flops
+from landscape.cost.flops import eval_flops, evaluations, host_work, image_shape, step_flops
 from landscape.train import RunSpec
 
 THROUGHPUT = Path(__file__).with_name("throughput.json")

@@ -20,12 +20,12 @@ from torch import Tensor
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 from landscape.data import load
-from landscape.metrics.cache import load_or_compute, resolve_cache_dir
-from landscape.metrics.extractors import feature_layers, weights_label
-from landscape.metrics.features import extract
-from landscape.metrics.protocol import Protocol
-from landscape.metrics.scores import Statistics, statistics
-from landscape.scoring.cache import STATS_DIR
+from landscape.evaluation.cache import load_or_compute, resolve_cache_dir
+from landscape.evaluation.extractors import feature_layers, weights_label
+from landscape.evaluation.features import extract
+from landscape.evaluation.protocol import Protocol
+from landscape.evaluation.scores import Statistics, statistics
+from landscape.metrics.cache import STATS_DIR
 
 FORMAT = 1  # bump when the file layout or the way it is computed changes
 

@@ -4,7 +4,7 @@
 as if they were fakes, against the cached reference statistics of the test split, under the
 protocol's own sample counts, extractor and KID settings. The result is cached beside the
 reference statistics (``<cache>/stats/floor-<protocol>.json``, written atomically) and read
-back, without torch, by :func:`landscape.scoring.read_floor`.
+back, without torch, by :func:`landscape.metrics.read_floor`.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from filelock import FileLock
 
 from landscape.atomic import atomic_write
 from landscape.data import load
-from landscape.metrics import scores
-from landscape.metrics.cache import LOCK_TIMEOUT_S, load_or_compute
-from landscape.metrics.evaluate import Evaluator
-from landscape.metrics.features import extract
-from landscape.metrics.protocol import Protocol, versions
-from landscape.metrics.reference import reference_key
-from landscape.scoring.floors import PAPER_FLOORS, floor_path
+from landscape.evaluation import scores
+from landscape.evaluation.cache import LOCK_TIMEOUT_S, load_or_compute
+from landscape.evaluation.evaluate import Evaluator
+from landscape.evaluation.features import extract
+from landscape.evaluation.protocol import Protocol, versions
+from landscape.evaluation.reference import reference_key
+from landscape.metrics.floors import PAPER_FLOORS, floor_path
 
 
 def split_scores(evaluator: Evaluator, split: str) -> dict:

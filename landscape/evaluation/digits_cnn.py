@@ -23,8 +23,8 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_featur
 
 from landscape.data import load
 from landscape.data.digits import digits_arrays
-from landscape.metrics.cache import default_cache_dir, load_or_compute
-from landscape.scoring.cache import EXTRACTORS_DIR
+from landscape.evaluation.cache import default_cache_dir, load_or_compute
+from landscape.metrics.cache import EXTRACTORS_DIR
 
 NAME = "digits-cnn"
 DATASET = "digits"  # trained on its train split, accuracy measured on its test split

@@ -18,10 +18,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from landscape.data.base import fact_of, resolution_of
-from landscape.metrics import digits_cnn, mnist_cnn
-from landscape.metrics.protocol import EVAL_BATCH, protocol_for
-from landscape.scoring import METRICS
-from landscape.scoring.prc import NAME as PRC  # torch-fidelity's precision/recall, on the device
+from landscape.evaluation import digits_cnn, mnist_cnn
+from landscape.evaluation.protocol import EVAL_BATCH, protocol_for
+from landscape.metrics import METRICS
+from landscape.metrics.prc import NAME as PRC  # torch-fidelity's precision/recall, on the device
 from landscape.train import RunSpec
 from landscape.train.update import GanUpdate
 from landscape.variants import ARCHITECTURES

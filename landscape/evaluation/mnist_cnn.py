@@ -26,9 +26,9 @@ from torchvision import datasets as tvd
 from landscape.data import load
 from landscape.data.base import default_root
 from landscape.data.torchvision_sets import _torchvision, _unpacked_root
-from landscape.metrics.cache import default_cache_dir, load_or_compute
-from landscape.metrics.digits_cnn import GrayCNNExtractor, accuracy
-from landscape.scoring.cache import EXTRACTORS_DIR
+from landscape.evaluation.cache import default_cache_dir, load_or_compute
+from landscape.evaluation.digits_cnn import GrayCNNExtractor, accuracy
+from landscape.metrics.cache import EXTRACTORS_DIR
 
 NAME = "mnist-cnn"
 DATASET = "mnist"  # trained on its train split, accuracy measured on its test split

@@ -1,0 +1,5 @@
+"""``python -m landscape.evaluation prepare-stats DATASET``."""
+
+from landscape.evaluation.cli import main
+
+raise SystemExit(main())
