@@ -117,7 +117,15 @@ def run_study(
         if aside:
             print(f"the damaged journal is kept as {aside}", flush=True)
     queue = Queue(study, storage, results)
-    new, known = queue.add_grid(grid_runs(study))
+    runs = grid_runs(study)
+    healed = queue.heal(runs)
+    if healed:
+        print(
+            f"{len(healed)} run(s) had only void trials (a worker was killed while giving "
+            f"them back): queued again: {', '.join(healed[:5])}{' ...' if len(healed) > 5 else ''}",
+            flush=True,
+        )
+    new, known = queue.add_grid(runs)
     superseded = queue.supersede_unstarted(results / RUNS_DIR)
     if superseded:
         print(
