@@ -44,6 +44,7 @@ def drain(queue: Queue) -> Counter:
     return seen
 
 
+@pytest.mark.slow  # about 20 s on a loaded 2-core machine
 def test_processes_claiming_one_grid_at_once_never_crash_and_record_each_run_once(tmp_path):
     data = {**TINY, "seeds": list(range(40))}  # 80 runs
     queue, runs = make_queue(tmp_path, data)
