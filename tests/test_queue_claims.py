@@ -217,3 +217,27 @@ def test_run_heals_a_run_whose_trials_are_all_void(tmp_path, landscape):  # noqa
     code, out, _ = landscape("run", path.name, "--workers", "0")
     assert "only void trials" not in out  # healed once, not every time
     assert len(counted(queue.grid)) == 4
+
+
+def test_a_run_queued_again_keeps_its_search_budget_place(tmp_path):
+    """Two workers propose at once into a search with one place left; the first one's run is
+    given back (queued again under a later trial number) before the second checks its place:
+    the second proposal is over budget, not a run more than the search's ``trials``."""
+    from test_study_queue import SEARCH
+
+    data = {**TINY, "seeds": [0], "search": {**SEARCH, "trials": 1}}
+    study = load_study(write_study(tmp_path, data))
+    results = tmp_path / study.name
+    mine, other = (Queue(study, default_storage(results), results) for _ in range(2))
+    (sc, search), *_ = mine.searches
+    ask = search.ask
+
+    def ask_meanwhile(*args, **kwargs):
+        first = other.claim()  # the other worker proposes trial 0 ...
+        trial = ask(*args, **kwargs)  # ... this one asks trial 1 ...
+        other.retry(first, "attempt 1 raised")  # ... and run 0 is queued again as trial 2
+        return trial
+
+    search.ask = ask_meanwhile
+    assert mine._propose(sc, search) is None  # over budget
+    assert len(counted(search)) == 1 and counted(search)[0].state == TrialState.WAITING

@@ -233,8 +233,7 @@ class Queue:
         trial = study.ask(search_space(self.spec, sc))
         trial_id = self.trial_id(study, trial.number)
         self._stamp(trial_id)  # a worker killed from here on is seen as dead at once
-        earlier = [t for t in counted(study) if t.number < trial.number]
-        if len(earlier) >= budget:  # another worker took the last place first
+        if places_before(study, trial.number) >= budget:  # another worker took the last place
             self._void(study, trial_id, trial.number, "over budget")
             return None
         params = dict(trial.params)
@@ -447,3 +446,17 @@ def orphans(study: optuna.Study) -> dict[str, optuna.trial.FrozenTrial]:
         else:
             live.add(run_id)
     return {run_id: t for run_id, t in last.items() if run_id not in live}
+
+
+def places_before(study: optuna.Study, number: int) -> int:
+    """How many of the search's budget places are taken before trial ``number``: its live runs
+    (and proposals in flight) that began earlier, each at its first trial, so a run queued
+    again under a later number keeps its place instead of freeing one for a proposal."""
+    first: dict[Any, int] = {}
+    live = set()
+    for t in study.get_trials(deepcopy=False):
+        key = t.user_attrs.get(Attr.RUN_ID, ("trial", t.number))
+        first[key] = min(first.get(key, t.number), t.number)
+        if not is_void(t):
+            live.add(key)
+    return sum(first[key] < number for key in live)
