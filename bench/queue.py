@@ -91,10 +91,11 @@ def worker(study, url: str, results: Path, out: Path, start: float) -> None:
     out.write_text(json.dumps(record))
 
 
-def measure(study, url: str, results: Path, n_workers: int, log) -> dict:
+def measure(study, url: str, results: Path, n_workers: int, log, grid: int | None) -> dict:
     t = time.monotonic()
     queue = Queue(study, url, results)
-    queue.add_grid(grid_runs(study))
+    runs = grid_runs(study)[:grid]
+    queue.add_grid(runs)
     queued = time.monotonic() - t
     start, pids, outs = time.monotonic(), [], []
     for i in range(n_workers):
@@ -118,7 +119,7 @@ def measure(study, url: str, results: Path, n_workers: int, log) -> dict:
     counts = Queue(study, url, results).counts()
     status_s = time.monotonic() - t
     # checks: every run of the study done or failed, none recorded twice
-    total = expected_runs(study)
+    total = expected_runs(study) - len(grid_runs(study)) + len(runs)
     complete = Counter(
         t.user_attrs.get("run_id")
         for s in queue.studies()
@@ -194,6 +195,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--storage", nargs="+", default=["journal", "postgresql"])
     parser.add_argument("--trials", type=int, help="search trials per cell (default: the study's)")
+    parser.add_argument("--grid-runs", type=int, help="queue only the first N grid runs")
     args = parser.parse_args()
     study = load_study(args.study)
     search = dataclasses.replace(study.search, sampler="random")
@@ -216,7 +218,7 @@ def main() -> None:
                 if url is None:
                     continue
             try:
-                result = measure(study, url, results, args.workers, log)
+                result = measure(study, url, results, args.workers, log, args.grid_runs)
             finally:
                 if stop:
                     stop()
