@@ -15,6 +15,7 @@ from landscape.analysis import check_claims, load_results
 from landscape.analysis.findings import FINDING_COLUMNS, claim_verdict, load_claims, more_needed
 from landscape.records import Status
 from landscape.report import write_report
+from landscape.report.tables import ONE_SEED
 from landscape.study.claims import (
     NON_INFERIORITY_MARGIN,
     OR_EQUAL_VERDICTS,
@@ -322,6 +323,13 @@ def test_the_report_and_findings_csv_use_the_verdict_words(noisy_study):
         assert f"<b>{word}</b>" in legend
     assert "above 0.4" in legend
     assert "at least as good, margin 0.1" in html  # the claim's form in the findings table
+    assert "This table is exploratory" in html and "significant at family-wise 0.05" in html
+    # the search trial (one seed, FID 30, better than any grid setting) is marked, and ranks
+    # after its variant's replicated settings (the default --min-seeds 2)
+    assert f'<td data-v="1">{ONE_SEED}</td>' in html
+    board = pd.read_csv(noisy_study / "leaderboard.csv")
+    (trial,) = board[board["origin"] == "search"].itertuples()
+    assert trial.n_seeds == 1 and trial.fid_median == 30.0 and trial.rank > 1
 
 
 W1 = {"id": "W1", "axis": "penalty", "better": "gp", "than": "none", "or_equal": True}
@@ -333,3 +341,22 @@ def parse_penalty(raw: list[dict]):
 
     claims = [{**c, "id": f"{c['id']}{i}"} for i, c in enumerate(raw)]
     return parse_claims(claims, fail, {"penalty": ("gp", "none")})
+
+
+def test_the_exploratory_table_of_a_planned_study_controls_the_family_wise_error(noisy_study):
+    from landscape.analysis import axis_comparisons
+    from landscape.analysis.comparisons import holm
+
+    runs = load_results(noisy_study).runs
+    table = axis_comparisons(runs, ["loss", "penalty", "normalization"]).set_index("axis")
+    assert (table["runs_a"] >= 5).all()  # all three rows are in the family
+    assert table["p_holm"].tolist() == holm(table["p"]).tolist()
+    # sn vs none (+10): every resample above 1/2, p = 2 / 2001, times 3 comparisons
+    assert table.loc["normalization", "p_holm"] == pytest.approx(3 * 2 / 2001)
+    assert table.loc["normalization", "significant"]
+    assert not table.loc["penalty", "significant"]  # gp 0.5 worse: no clear difference
+    # each row's own verdict agrees with its unadjusted p (2000 resamples at 95%)
+    named = table["verdict"] != "no clear difference"
+    assert (named == (table["p"] < 0.05)).all()
+    # a claim is confirmatory: findings.csv has no family-wise columns
+    assert not {"p", "p_holm", "significant"} & set(FINDING_COLUMNS)
