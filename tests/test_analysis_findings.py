@@ -332,6 +332,18 @@ def test_the_report_and_findings_csv_use_the_verdict_words(noisy_study):
     assert trial.n_seeds == 1 and trial.fid_median == 30.0 and trial.rank > 1
 
 
+@pytest.mark.slow
+def test_the_report_command_takes_min_seeds_as_documented(noisy_study, capsys):
+    from landscape.cli import main
+
+    assert main(["report", str(noisy_study), "--min-seeds", "0"]) == 2
+    assert "--min-seeds: expected a whole number of seeds, 1 or more" in capsys.readouterr().err
+    assert main(["report", str(noisy_study), "--min-seeds", "1"]) == 0  # by median alone
+    board = pd.read_csv(noisy_study / "leaderboard.csv")
+    (trial,) = board[board["origin"] == "search"].itertuples()
+    assert trial.rank == 1 and trial.best  # the one lucky trial (30) beats every grid setting
+
+
 W1 = {"id": "W1", "axis": "penalty", "better": "gp", "than": "none", "or_equal": True}
 
 
