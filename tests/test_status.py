@@ -206,3 +206,20 @@ def test_where_leaves_a_folder_holding_another_run_untouched(tmp_path):
     (folder / RunFiles.CONFIG).write_text(json.dumps({"run_id": "other"}))
     assert not where.record(folder, "abc", "cpu", env={})
     assert not (folder / RunFiles.WHERE).exists()
+
+
+def test_the_documented_json_schema_is_the_one_printed():
+    """docs/studies.md lists every key of --json, and each sub-key of the objects it names."""
+    import re
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "studies.md").read_text()
+    section = docs.split("## Watching a study")[1].split("\n## ")[0]
+    table = dict(re.findall(r"^\| `(\w+)` \| [^|]+ \| (.*) \|$", section, re.M))
+    rows = [done(0, 10, run="a"), TrialRow("running", "b", start=5, step=3, steps=6)]
+    doc = summarize("s", rows, total=3, now=20, where=lambda run_id: {"host": "h"}).to_json()
+    assert set(table) == set(doc)
+    for key in ("counts", "throughput", "void_seconds"):
+        assert all(f"`{sub}`" in table[key] for sub in doc[key]), key
+    assert all(f"`{sub}`" in table["running"] for sub in doc["running"][0])
+    assert all(f"`{sub}`" in table["best"] for sub in doc["best"])
