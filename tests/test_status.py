@@ -223,3 +223,14 @@ def test_the_documented_json_schema_is_the_one_printed():
         assert all(f"`{sub}`" in table[key] for sub in doc[key]), key
     assert all(f"`{sub}`" in table["running"] for sub in doc["running"][0])
     assert all(f"`{sub}`" in table["best"] for sub in doc["best"])
+
+
+def test_a_gpu_is_named_with_its_index_and_model(monkeypatch):
+    """No GPU here: torch.cuda's answers stand in, so the CUDA branch is still exercised."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"GPU model {i}")
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 3)
+    assert where.device_name(torch.device("cuda:1")) == "cuda:1 GPU model 1"
+    assert where.device_name("cuda") == "cuda:3 GPU model 3"  # the current device
+    assert where.device_name("cpu") == "cpu"
