@@ -234,3 +234,29 @@ def test_a_gpu_is_named_with_its_index_and_model(monkeypatch):
     assert where.device_name(torch.device("cuda:1")) == "cuda:1 GPU model 1"
     assert where.device_name("cuda") == "cuda:3 GPU model 3"  # the current device
     assert where.device_name("cpu") == "cpu"
+
+
+def test_the_text_view_shows_where_each_running_run_runs():
+    from landscape.commands.status import report
+
+    place = {"host": "node17", "device": "cuda:0 GPU model 0",
+             "slurm": {"SLURM_JOB_ID": "4242", "SLURM_ARRAY_JOB_ID": "4240",
+                       "SLURM_ARRAY_TASK_ID": "2"},
+             "versions": {"python": "3.11.7", "torch": "2.14.1+cu130",
+                          "optuna": "5.1.0"}}  # fmt: skip
+    rows = [
+        done(0, 3600, fid=12.5, run="a"),
+        TrialRow("running", "b", "grid:hp-01", start=3000, worker="node17:99", step=40, steps=60),
+        TrialRow("void", "b", start=0, end=2700, error="interrupted; resumes from its checkpoint"),
+    ]
+    s = summarize("s", rows, total=3, now=3600 + 1800, where={"b": place}.get)
+    assert report(s) == [
+        # the window, [1800, 5400], is busy throughout (the void claim ran until 2700)
+        "study s: 1 done, 1 running, 0 failed, 1 left of 3; 1 runs/h over the last 1 h 00 min; "
+        "ETA 2 h 00 min; best FID 12.5",
+        "  best FID so far: 12.5 (a, grid:hp-01)",
+        "  running: b (grid:hp-01) at step 40 of 60 on node17:99",
+        "    on node17 (Slurm job 4240_2), cuda:0 GPU model 0; python 3.11.7, torch "
+        "2.14.1+cu130, optuna 5.1.0",
+        "  device time in claims that did not finish: 45 min interrupted",
+    ]
