@@ -144,6 +144,7 @@ class RunFiles:
     TRAIN_LOG = "train.jsonl"  # one JSON line per log_every D steps
     EVAL_LOG = "evals.jsonl"  # one JSON line per evaluation
     SAMPLES = "samples"  # step_XXXXXXX.png
+    WHERE = "where.jsonl"  # where it ran: one line per place (execution/where.py)
 
 
 def study_copies(results: str | Path) -> list[Path]:

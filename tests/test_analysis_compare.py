@@ -15,11 +15,16 @@ from landscape.analysis import (
     axis_comparisons,
     budget_curve,
     compare,
+    leaderboard,
     matched_samples,
     seed_medians,
     top_runs,
     top_settings,
+    variant_summary,
 )
+from landscape.analysis.comparisons import FAMILY_ALPHA, family_wise, holm
+from landscape.analysis.matched import bootstrap_p
+from landscape.errors import UserError
 from landscape.records import Origin
 
 
@@ -135,3 +140,76 @@ def test_budget_curve_orders_search_trials_by_number_across_cells():
     # grid first (random order), then x:0 (40), y:0 (45), x:1 (30)
     assert curve["mean"].tolist()[1:] == [50.0, 40.0, 40.0, 30.0]
     assert curve["mean"].iloc[0] == pytest.approx(55.0, abs=2.5)
+
+
+def test_holm_on_a_hand_computed_family():
+    # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> max 0.06
+    p = [0.01, np.nan, 0.04, 0.03, 0.005]  # NaN: not in the family (m = 4)
+    assert np.allclose(holm(p), [0.03, np.nan, 0.06, 0.06, 0.02], equal_nan=True)
+    assert holm([0.5, 0.6]).tolist() == [1.0, 1.0]  # capped at 1, never decreasing
+    assert holm([0.2]).tolist() == [0.2] and np.isnan(holm([np.nan])).all()
+
+
+def test_holm_agrees_with_statsmodels():
+    multitest = pytest.importorskip("statsmodels.stats.multitest")
+    p = np.random.default_rng(3).uniform(0, 0.2, 12)
+    reject, adjusted, _, _ = multitest.multipletests(p, alpha=0.05, method="holm")
+    assert np.allclose(holm(p), adjusted, atol=1e-12)
+    assert ((holm(p) <= 0.05) == reject).all()
+
+
+def test_bootstrap_p_counts_the_far_side_of_one_half():
+    # two of five resamples at or below 1/2 (the far side), four at or above: k = 2
+    assert bootstrap_p(np.array([0.4, 0.5, 0.6, 0.7, 0.8])) == min(1.0, 2 * 3 / 6)
+    assert bootstrap_p(np.array([0.3] + [0.7] * 99)) == pytest.approx(2 * 2 / 101)
+    assert bootstrap_p(np.full(2000, 0.9)) == pytest.approx(2 / 2001)  # never 0
+
+
+def test_a_bootstrap_p_under_005_is_an_interval_clear_of_one_half():
+    """With 2000 resamples at 95%, p < 0.05 exactly when the interval excludes 1/2: one rule,
+    read two ways. Settings with a true effect of each size, 1 to 12 of them."""
+    rng = np.random.default_rng(5)
+    agree = 0
+    for r in range(60):
+        s = int(rng.integers(1, 13))
+        a = rng.normal(0, 1, (s, 3))
+        b = rng.normal(rng.uniform(-1.5, 1.5), 1, (s, 3))
+        result = compare(Samples(a, b), seed=r)
+        clear = result["p_low"] > 0.5 or result["p_high"] < 0.5
+        agree += (result["p"] < 0.05) == clear
+    assert agree == 60
+
+
+def test_the_family_is_each_protocols_rows_with_enough_runs():
+    rows = pd.DataFrame(
+        {
+            "p": [0.01, 0.02, 0.001, 0.04],
+            "runs_a": [6, 6, 3, 6],  # the third has too few runs for a verdict: left out
+            "runs_b": [6, 6, 6, 6],
+        }
+    )
+    out = family_wise(rows)
+    assert np.allclose(out["p_holm"], [0.03, 0.04, np.nan, 0.04], equal_nan=True)
+    assert out["significant"].tolist() == [True, True, False, True]
+    assert FAMILY_ALPHA == 0.05
+
+
+def test_replicated_settings_rank_first_and_one_seed_rows_are_marked():
+    # a one-seed search trial at 30 and a three-seed grid setting at median 40; a grid setting
+    # whose two seeds failed (median inf) ranks last either way
+    rows = [("ns", "none", "search:c:0", 0, "ok", 30.0)]
+    rows += [("ns", "none", "grid:a", s, "ok", f) for s, f in enumerate((35.0, 40.0, 45.0))]
+    rows += [("ns", "none", "grid:b", s, "failed", np.nan) for s in range(2)]
+    board = leaderboard(runs(rows))  # the default: min_seeds 2
+    assert board["setting"].tolist() == ["grid:ansnone", "search:c:0nsnone", "grid:bnsnone"]
+    assert board["n_seeds"].tolist() == [3, 1, 2] and board["best"].tolist() == [1, 0, 0]
+    plain = leaderboard(runs(rows), min_seeds=1)  # by median alone: the one lucky trial wins
+    assert plain["setting"].tolist() == ["search:c:0nsnone", "grid:ansnone", "grid:bnsnone"]
+    summary = variant_summary(runs(rows), board)
+    assert (summary["fid_median"].iloc[0], summary["best_n_seeds"].iloc[0]) == (40.0, 3)
+    assert summary["best_run_fid"].iloc[0] == 30.0  # the best single run is still shown
+    only_one = leaderboard(runs(rows[:1]))  # no replicated setting: the one-seed one is best
+    assert only_one["best"].tolist() == [True]
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(UserError, match="--min-seeds: expected a whole number"):
+            leaderboard(runs(rows), min_seeds=bad)

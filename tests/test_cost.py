@@ -196,3 +196,91 @@ def test_kid_and_fid_host_arithmetic_is_counted_when_the_host_was_measured():
     assert with_host.host_counted and not without.host_counted
     extra = evaluations(run()) * (elements * 1e-8 + flops / 1e10) / 3600
     assert with_host.eval_hours == pytest.approx(without.eval_hours + extra)
+
+
+# -- pricing per distinct model, FLOP counts kept on disk (cost/cache.py) --------------------------
+def distinct_runs():
+    """A grid whose runs share models: 2 losses x 2 lrs x 2 seeds of 2 models (penalty, n_disc)."""
+    base = [run(penalty=p, n_disc=n) for p, n in (("none", 1), ("gp", 2))]
+    return [
+        r.with_(loss=loss, lr=lr, seed=seed, steps=100 * (1 + seed))
+        for r in base
+        for loss in ("ns", "hinge")
+        for lr in (1e-4, 1e-3)
+        for seed in (0, 1)
+    ]
+
+
+def test_the_estimate_per_model_with_counts_on_disk_equals_the_per_run_one(tmp_path):
+    from landscape.cost.cache import FlopCounts
+    from landscape.cost.estimate import cost_key
+
+    runs, table = distinct_runs(), {"entries": [entry()]}
+    assert len({cost_key(r) for r in runs}) == 2 and len(runs) == 16
+    old = estimate(runs, table, counts=FlopCounts(), per_run=True)
+    disk = tmp_path / "flops.json"
+    first = FlopCounts(disk)
+    assert estimate(runs, table, counts=first) == old
+    # counted once per model: 2 models' step and eval counts, the entry's own step count
+    assert sorted(k.split(":")[0] for k in first.values) == ["eval", "eval", "step", "step"]
+    again = FlopCounts(disk)
+    assert estimate(runs, table, counts=again) == old and again.added == 0  # all read back
+    for r in runs:  # to the FLOP, and of the same type
+        assert again.step(r) == step_flops(r) and again.eval(r) == eval_flops(r)
+    assert old.lines[0].runs == 16
+
+
+def test_counts_of_other_code_are_never_read(tmp_path, monkeypatch):
+    from landscape.cost import cache
+
+    disk = tmp_path / "flops.json"
+    counts = cache.FlopCounts(disk)
+    counts.step(run())
+    counts.save()
+    assert cache.FlopCounts(disk).values  # same code: read back
+    monkeypatch.setattr(cache, "fingerprint", lambda: "a changed variant")
+    assert cache.FlopCounts(disk).values == {}  # counted again, never a stale number
+
+
+def test_a_plugin_file_is_part_of_the_fingerprint(tmp_path):
+    from landscape import ARCHITECTURES
+    from landscape.cost.cache import fingerprint
+    from landscape.plugins import load_plugin_for
+
+    before = fingerprint()
+    plugin = tmp_path / "my_arch.py"
+    plugin.write_text(
+        "from landscape import ARCHITECTURES\n"
+        "BASE = ARCHITECTURES['sndcgan']\n"
+        "@ARCHITECTURES.register('my_arch_for_the_fingerprint')\n"
+        "def mine(**kw):\n    return BASE(**kw)\n"
+    )
+    try:
+        load_plugin_for(str(plugin), "test")
+        with_plugin = fingerprint()
+        plugin.write_text(plugin.read_text() + "# changed\n")
+        assert len({before, with_plugin, fingerprint()}) == 3
+    finally:
+        ARCHITECTURES._entries.pop("my_arch_for_the_fingerprint", None)
+
+
+@pytest.mark.slow
+def test_a_paper_study_is_priced_identically_per_model_and_per_run(tmp_path):
+    """cifar10_loss, 1,980 runs (grid and the search's stand-ins): the same Estimate, to the
+    last bit, whether each run is priced on its own or each of its 6 models once from disk."""
+    from pathlib import Path
+
+    from landscape.commands.plan import search_runs_left
+    from landscape.cost.cache import FlopCounts
+
+    path = Path(__file__).resolve().parents[1] / "studies" / "paper" / "cifar10_loss.yaml"
+    study = load_study(path)
+    runs = grid_runs(study) + search_runs_left(study, None)
+    assert len(runs) == 1980
+    old = estimate(runs, counts=FlopCounts(), per_run=True)
+    estimate(runs, counts=FlopCounts(tmp_path / "flops.json"))
+    cached = FlopCounts(tmp_path / "flops.json")
+    assert estimate(runs, counts=cached) == old and cached.added == 0
+    assert old.hours > 0 and sum(line.runs for line in old.lines) == 1980
+    for r in {r.n_disc: r for r in runs}.values():
+        assert cached.step(r) == step_flops(r)

@@ -14,6 +14,8 @@ import pytest
 import yaml
 from conftest import SHARED_DATA, needs_mnist
 
+from landscape.study.claims import Verdict
+
 EVIDENCE = Path(__file__).resolve().parents[1] / "studies" / "evidence" / "mnist.yaml"
 
 
@@ -64,7 +66,7 @@ def test_a_tenth_of_the_evidence_study_runs_end_to_end(tmp_path, mnist_weights):
     assert runs["fid"].notna().all() and (runs["fid"] > 0).all()
     findings = pd.read_csv(folder / "findings.csv")
     assert set(findings["id"]) == {"F1", "F2", "F3", "F6"}
-    assert set(findings["verdict"]) <= {"consistent", "contradicted", "undecided"}
+    assert set(findings["verdict"]) <= set(Verdict)  # F1 is or_equal: supported, ...
     comparisons = pd.read_csv(folder / "comparisons.csv")
     assert set(comparisons["axis"]) == {"loss", "penalty", "normalization"}
     # every matched pair of one axis: the other two axes' 2 x 2 values, one setting

@@ -1,15 +1,40 @@
 """comparisons.csv: every pair of values of each compared axis, on matched settings, with the
 bootstrap intervals and verdict of matched.py; and the one bootstrap a claim shares with the
-comparison of the same two sides (findings.py)."""
+comparison of the same two sides (findings.py).
+
+The table is *exploratory*: it tests every pair the study happens to vary, a dozen or more
+tests, chosen by no one in advance. Its ``verdict`` and intervals are per comparison (each at
+95% on its own), so among many comparisons some "winners" would appear by chance. The
+family-wise columns control that: ``p`` is each comparison's two-sided bootstrap p-value
+(matched.bootstrap_p), ``p_holm`` the Holm (1979) step-down adjustment of the p-values of one
+protocol's table, and ``significant`` is true where ``p_holm`` <= FAMILY_ALPHA (0.05): the
+chance of one or more false "significant" rows in a protocol's table is then at most 5%,
+whatever the dependence between the comparisons. The family holds the rows with a verdict to
+give (at least MIN_RUNS runs a side); the others have no ``p_holm`` and are not significant.
+Claims written in the study file before it ran (findings.py) are confirmatory: each is one
+planned test and is not adjusted.
+"""
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
-from landscape.analysis.matched import RESAMPLES, compare, matchable, matched_samples, verdict
+from landscape.analysis.matched import (
+    LEVEL,
+    MIN_RUNS,
+    RESAMPLES,
+    compare,
+    matchable,
+    matched_samples,
+    verdict,
+)
+
+FAMILY_ALPHA = round(1 - LEVEL, 10)  # the family-wise error rate the table controls (0.05)
+FAMILY_COLUMNS = ("p", "p_holm", "significant")
 
 
 def seed_of(*parts: object) -> int:
@@ -33,7 +58,33 @@ COMPARISON_COLUMNS = [
     "p_low",
     "p_high",
     "verdict",
+    *FAMILY_COLUMNS,
 ]
+
+
+def holm(p: np.ndarray | list[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values: sorted ascending, the i-th (from 0) of m is
+    max over j <= i of min(1, (m - j) p_(j)). NaN entries are not in the family (stay NaN)."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    inside = ~np.isnan(p)
+    values = p[inside]
+    m = len(values)
+    if m == 0:
+        return out
+    order = np.argsort(values, kind="stable")
+    scaled = np.minimum(1.0, (m - np.arange(m)) * values[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.maximum.accumulate(scaled)
+    out[inside] = adjusted
+    return out
+
+
+def family_wise(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (one protocol's comparisons) with ``p_holm`` and ``significant``."""
+    has_verdict = (rows[["runs_a", "runs_b"]].min(axis=1) >= MIN_RUNS) & rows["p"].notna()
+    p_holm = holm(rows["p"].where(has_verdict).to_numpy(float))
+    return rows.assign(p_holm=p_holm, significant=np.nan_to_num(p_holm, nan=1.0) <= FAMILY_ALPHA)
 
 
 def flipped(row: dict) -> dict:
@@ -77,9 +128,11 @@ def axis_comparisons(
 ) -> pd.DataFrame:
     """comparisons.csv's rows: every pair of values of each axis in ``axes``, per protocol,
     written with the more likely winner as ``a`` (so ``p_better`` >= 1/2). ``seeds``: the
-    median number of seeds per side in a matched setting."""
-    rows = []
+    median number of seeds per side in a matched setting; ``p``, ``p_holm``, ``significant``:
+    the family-wise control over each protocol's rows (module docstring)."""
+    tables = []
     for protocol, group in matchable(runs).groupby("protocol", sort=True):
+        rows = []
         for axis in axes:
             if axis not in group:
                 continue
@@ -94,4 +147,8 @@ def axis_comparisons(
                         row = {**flipped(row), "a": b, "b": a}
                     row["verdict"] = verdict(row, row["a"], row["b"])
                     rows.append(row)
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+        if rows:
+            tables.append(family_wise(pd.DataFrame(rows)))
+    if not tables:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    return pd.concat(tables, ignore_index=True)[COMPARISON_COLUMNS]

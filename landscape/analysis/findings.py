@@ -1,16 +1,20 @@
 """The paper's findings checked on a study: each claim of the study file (landscape/study/claims.py)
-compared on matched settings (matched.py), with a verdict.
+compared on matched settings (matched.py), with a verdict (claims.Verdict) stated at the
+strength of the 95% interval of P(better beats than):
 
-- **consistent**: the 95% interval of P(better beats than) lies above 1/2 (matched.verdict);
-- **contradicted**: it lies below 1/2;
-- **undecided**: it contains 1/2, or a side has fewer than MIN_RUNS runs in matched settings.
-  When the estimate points one way, ``more`` says roughly how many times as many matched runs
-  would make the interval exclude 1/2 if the estimate held (an interval shrinks like one over
-  the square root of the runs behind it); a rough guide, not a promise.
+- a claim that better is better: **consistent** when the interval lies above 1/2,
+  **contradicted** when it lies below 1/2, **undecided** when it contains 1/2;
+- a claim with ``or_equal: true`` ("better is at least as good as than", the paper's F1; a
+  non-inferiority claim with the claim's ``margin``, default 0.1): **supported** when the
+  interval lies above 1/2 - margin, **contradicted** when it lies below 1/2, **not
+  contradicted** in between (no clear difference, but than's being better by more than the
+  margin is not ruled out: a weaker statement than support);
+- either is **undecided** while a side has fewer than MIN_RUNS runs in matched settings.
 
-A claim with ``or_equal: true`` ("better is at least as good as than", the paper's F1) is
-contradicted only when than is clearly better, and consistent otherwise once both sides have
-MIN_RUNS runs: no clear difference is what it claims.
+For an undecided claim (or a not contradicted one) whose estimate points the right way,
+``more`` says roughly how many times as many matched runs would make the interval clear its
+threshold (1/2, or 1/2 - margin) if the estimate held (an interval shrinks like one over the
+square root of the runs behind it); a rough guide, not a promise.
 
 The claims come from the study file copied beside the results (``study.yaml``, the newest
 version when the file changed), read with yaml.safe_load and validated by
@@ -30,19 +34,20 @@ from typing import Any, NoReturn
 import pandas as pd
 import yaml
 
-from landscape.analysis.comparisons import COMPARISON_COLUMNS, compare_sides
-from landscape.analysis.matched import MIN_RUNS, matchable, verdict
+from landscape.analysis.comparisons import COMPARISON_COLUMNS, FAMILY_COLUMNS, compare_sides
+from landscape.analysis.matched import MIN_RUNS, matchable
 from landscape.records import AXES, CLAIMS_JSON, study_copies
-from landscape.study.claims import Claim, parse_claims
+from landscape.study.claims import NON_INFERIORITY_MARGIN, Claim, Verdict, parse_claims
 
-VERDICTS = {"better better": "consistent", "than better": "contradicted"}
-# comparisons.csv's columns, with the claim's id, text and source, its sides named as the claim
-# names them, and how many more runs would likely decide it
+# comparisons.csv's estimates, with the claim's id, text, source and form (or_equal and its
+# margin), its sides named as the claim names them, its verdict and how many more runs would
+# likely decide it. Not the exploratory table's p-values: a claim is confirmatory, one test.
 SIDES = {"runs_a": "runs_better", "runs_b": "runs_than"}
+LEFT_OUT = ("protocol", "axis", "a", "b", "verdict", *FAMILY_COLUMNS)
 FINDING_COLUMNS = (
     ["protocol", "id", "claim", "source"]
-    + [SIDES.get(c, c) for c in COMPARISON_COLUMNS if c not in ("protocol", "axis", "a", "b")]
-    + ["more"]
+    + [SIDES.get(c, c) for c in COMPARISON_COLUMNS if c not in LEFT_OUT]
+    + ["or_equal", "margin", "verdict", "more"]
 )
 
 
@@ -100,11 +105,19 @@ def load_claims(root: Path, runs: pd.DataFrame, problems: list[str]) -> tuple[Cl
         return ()
 
 
-def more_needed(row: dict[str, Any]) -> str:
-    """Roughly how many more matched runs would likely decide an undecided claim."""
+def threshold(or_equal: bool, margin: float = NON_INFERIORITY_MARGIN) -> float:
+    """The value P(better wins)'s interval must lie above for the strongest verdict."""
+    return 0.5 - margin if or_equal else 0.5
+
+
+def more_needed(row: dict[str, Any], line: float = 0.5) -> str:
+    """Roughly how many more matched runs would likely move the interval clear of ``line``
+    (1/2 for an undecided claim, 1/2 - margin for a not contradicted one)."""
     if min(row["runs_better"], row["runs_than"]) < MIN_RUNS:
         return f"at least {MIN_RUNS} runs per side in matched settings"
-    effect = row["p_better"] - 0.5
+    effect = row["p_better"] - line
+    if line < 0.5 and effect <= 0:
+        return f"cannot say: the estimate is not above {line:g} (1/2 - margin)"
     if not math.isfinite(effect) or effect == 0:
         return "cannot say: the estimate does not point one way"
     half = (row["p_high"] - row["p_low"]) / 2
@@ -114,14 +127,20 @@ def more_needed(row: dict[str, Any]) -> str:
     return f"about {math.ceil(factor * 10) / 10:g}x the matched runs (if the estimate holds)"
 
 
-def claim_verdict(said: str, row: dict[str, Any], or_equal: bool) -> str:
-    """From the comparison's verdict: consistent, contradicted or undecided. A claim of "at least
-    as good" is consistent with no clear difference, once both sides have enough runs."""
-    if said in VERDICTS:
-        return VERDICTS[said]
-    if or_equal and min(row["runs_better"], row["runs_than"]) >= MIN_RUNS:
-        return "consistent"
-    return "undecided"
+def claim_verdict(
+    row: dict[str, Any], *, or_equal: bool, margin: float = NON_INFERIORITY_MARGIN
+) -> Verdict:
+    """The verdict (module docstring) from the interval [p_low, p_high] of P(better wins)."""
+    if min(row["runs_better"], row["runs_than"]) < MIN_RUNS:
+        return Verdict.UNDECIDED
+    low, high = row["p_low"], row["p_high"]
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return Verdict.UNDECIDED
+    if high < 0.5:
+        return Verdict.CONTRADICTED
+    if not or_equal:
+        return Verdict.CONSISTENT if low > 0.5 else Verdict.UNDECIDED
+    return Verdict.SUPPORTED if low > threshold(True, margin) else Verdict.NOT_CONTRADICTED
 
 
 def check_claims(runs: pd.DataFrame, claims: tuple[Claim, ...], *, resamples: int) -> pd.DataFrame:
@@ -137,10 +156,14 @@ def check_claims(runs: pd.DataFrame, claims: tuple[Claim, ...], *, resamples: in
                 "claim": claim.text or claim.label,
                 "source": claim.source,
                 **stats,
+                "or_equal": claim.or_equal,
+                "margin": claim.margin if claim.or_equal else math.nan,
             }
-            said = verdict(row, "better", "than")
             row["runs_better"], row["runs_than"] = row.pop("runs_a"), row.pop("runs_b")
-            row["verdict"] = claim_verdict(said, row, claim.or_equal)
-            row["more"] = more_needed(row) if row["verdict"] == "undecided" else ""
+            said = claim_verdict(row, or_equal=claim.or_equal, margin=claim.margin)
+            row["verdict"] = str(said)
+            line = threshold(claim.or_equal, claim.margin)
+            open_ = said in (Verdict.UNDECIDED, Verdict.NOT_CONTRADICTED)
+            row["more"] = more_needed(row, line) if open_ else ""
             rows.append(row)
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)

@@ -25,6 +25,12 @@ side a, A_i, and on side b, B_i. Reported:
   tests/test_analysis_compare.py). With one or two matched settings, resampling them says
   little, so the seeds within each are resampled as well. Percentiles are read from the sorted
   resamples (no interpolation: an interval end may be infinite, never NaN from inf - inf).
+- ``p``: a two-sided bootstrap p-value for "P(a better) = 1/2": twice the share of resamples
+  of ``p_better`` on the far side of 1/2 (the side with fewer; a resample at exactly 1/2
+  counts as far), with one added to the count and to the resamples so that it is never 0:
+  p = min(1, 2 (k + 1) / (R + 1)). With R = 2000 and the 95% level, p < 0.05 exactly when
+  the interval excludes 1/2 (k <= 49 both ways). The comparisons table adjusts it for the
+  number of comparisons (comparisons.py, Holm); the interval is per comparison.
 - ``verdict``: "<a> better" when the interval of ``p_better`` lies above 1/2, "<b> better"
   when below, else "no clear difference"; also "no clear difference" when either side has fewer
   than MIN_RUNS runs in matched settings, because a bootstrap of a handful of runs is
@@ -193,6 +199,7 @@ def compare(
             "p_better": nan,
             "p_low": nan,
             "p_high": nan,
+            "p": nan,
         }
     per_diff, per_p = _per_setting(samples.a, samples.b)
     diff, p = _median_rows(per_diff), np.mean(per_p)
@@ -214,7 +221,15 @@ def compare(
         "p_better": float(p),
         "p_low": float(q[low_i]),
         "p_high": float(q[high_i]),
+        "p": bootstrap_p(boot_p),
     }
+
+
+def bootstrap_p(resampled: np.ndarray, null: float = 0.5) -> float:
+    """Two-sided: min(1, 2 (k + 1) / (R + 1)), k the resamples on the far side of ``null``
+    (at it included). See the module docstring."""
+    far = min(int(np.sum(resampled <= null)), int(np.sum(resampled >= null)))
+    return min(1.0, 2 * (far + 1) / (len(resampled) + 1))
 
 
 def verdict(row: Mapping[str, float], a: str, b: str) -> str:

@@ -21,13 +21,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where `landscape floor` cached the real-data floors (default: $LANDSCAPE_CACHE, "
         "else ~/.cache/landscape)",
     )
+    parser.add_argument(
+        "--min-seeds",
+        type=int,
+        metavar="N",
+        help="the leaderboard ranks settings with at least N finished seeds first (default: "
+        "2, landscape.analysis.leaderboard.MIN_SEEDS: a one-seed search trial is not a "
+        "variant's best setting while a replicated one exists; 1: rank by median FID alone)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from landscape.report import write_report
 
     check_results_folder(args.results)
-    path = write_report(args.results, expected_runs=args.expected_runs, cache_dir=args.cache_dir)
+    chosen = {} if args.min_seeds is None else {"min_seeds": args.min_seeds}
+    path = write_report(
+        args.results, expected_runs=args.expected_runs, cache_dir=args.cache_dir, **chosen
+    )
     print(f"report: {path}")
     return 0
 

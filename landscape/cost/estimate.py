@@ -23,8 +23,10 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import NamedTuple
 
-from landscape.cost.flops import eval_flops, evaluations, host_work, image_shape, step_flops
+from landscape.cost.cache import FlopCounts
+from landscape.cost.flops import evaluations, image_shape
 from landscape.train import RunSpec
 
 THROUGHPUT = Path(__file__).with_name("throughput.json")
@@ -73,8 +75,8 @@ class Entry:
             return image_shape(like)
         return self.channels, self.resolution or image_shape(like)[1]
 
-    def flop_rate(self, like: RunSpec) -> float:
-        return step_flops(self.spec(like), self.shape(like)) * self.steps_per_second
+    def flop_rate(self, like: RunSpec, counts: FlopCounts) -> float:
+        return counts.step(self.spec(like), self.shape(like)) * self.steps_per_second
 
     def fits(self, run: RunSpec) -> bool:
         return (
@@ -161,51 +163,77 @@ def device_kinds(table: dict) -> list[str]:
     return sorted(kinds, key=lambda k: (k != "cuda", k))
 
 
+# The fields the per-run arithmetic reads itself (steps, eval_every), or that no FLOP count,
+# speed or reference depends on (flops._shape_key sets these to one value; it also sets the
+# precision, but Entry.fits reads that): runs equal in every other field cost the same per step.
+PER_RUN = ("loss", "loss_kwargs", "lr", "beta1", "beta2", "seed", "steps", "eval_every")
+LABELS = ("study", "origin")
+
+
+def cost_key(run: RunSpec) -> str:
+    """What a run's per-step and per-evaluation cost depends on."""
+    skip = PER_RUN + LABELS
+    kept = {f.name: getattr(run, f.name) for f in fields(run) if f.name not in skip}
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+class Price(NamedTuple):
+    """The cost of one distinct model: what every run sharing its cost_key has in common."""
+
+    flops: float  # per D step
+    rate: float  # FLOPs per second
+    how: str
+    factor: float
+    eval_seconds: float  # per evaluation
+    device_name: str  # of the entry the rate came from ("" for a given speed)
+
+
 def estimate(
     runs: list[RunSpec],
     throughput: dict | None = None,
     steps_per_second: float | None = None,
     device: str | None = None,
+    *,
+    counts: FlopCounts | None = None,
+    per_run: bool = False,
 ) -> Estimate:
     """Device-hours to train and evaluate ``runs`` one after another on ``device`` (a kind
     in the table; default: CUDA when measured, else the first kind recorded), or at the given
-    ``steps_per_second`` for every run."""
+    ``steps_per_second`` for every run. Each distinct model (cost_key) is priced once, its FLOPs
+    from ``counts`` (default: the counts kept on disk, cache.py); ``per_run`` prices every run
+    on its own, as before (bench/plan.py times both; the figures are identical)."""
     table = throughput if throughput is not None else load_throughput()
+    counts = counts if counts is not None else FlopCounts.on_disk()
     kinds = device_kinds(table)
     device = device or (kinds[0] if kinds else "?")
     known = [e for e in entries(table) if e.device == device]
     host = table.get("host", {}).get(device)
     lines: dict[str, Line] = {}
     missing, used, reasons = Counter(), set(), {}
-    for run in runs:
-        try:
-            flops = step_flops(run)
-        except Exception as error:  # e.g. a plugin architecture that cannot be built on meta
+    prices: dict[object, Price | str | None] = {}
+    for i, run in enumerate(runs):
+        key = i if per_run else cost_key(run)
+        if key not in prices:
+            prices[key] = price(run, counts, known, host, steps_per_second)
+        p = prices[key]
+        if not isinstance(p, Price):  # not countable (a reason), or no speed to scale from
             missing[run.architecture] += 1
-            reasons[run.architecture] = f"FLOPs not countable: {type(error).__name__}: {error}"
+            if p is not None:
+                reasons[run.architecture] = p
             continue
-        if steps_per_second:
-            rate, how, factor = flops * steps_per_second, "given", FACTORS["given"]
-        else:
-            ref, how = reference(run, flops, known)
-            if ref is None:
-                missing[run.architecture] += 1
-                continue
-            rate, factor = ref.flop_rate(run), FACTORS[how.split(" ")[0]]
-            if how.startswith("FLOP-scaled"):
-                distance = step_flops(ref.spec(run), ref.shape(run)) / flops
-                factor *= math.sqrt(max(distance, 1 / distance))
-            used.add(ref.device_name)
-        train = run.steps * flops / rate / 3600
-        evals = evaluations(run) * eval_seconds(run, rate, host) / 3600
+        if not steps_per_second:
+            used.add(p.device_name)
+        train = run.steps * p.flops / p.rate / 3600
+        evals = evaluations(run) * p.eval_seconds / 3600
         line = lines.setdefault(run.architecture, Line(run.architecture))
         line.runs += 1
         line.train_hours += train
         line.eval_hours += evals
-        line.low += train / factor + evals / EVAL_FACTOR
-        line.high += train * factor + evals * EVAL_FACTOR
-        line.how[how] += 1
-        line.factor = max(line.factor, factor)
+        line.low += train / p.factor + evals / EVAL_FACTOR
+        line.high += train * p.factor + evals * EVAL_FACTOR
+        line.how[p.how] += 1
+        line.factor = max(line.factor, p.factor)
+    counts.save()
     name = " / ".join(sorted(n for n in used if n))
     shown = f"{device}: {name}" if name else device
     if steps_per_second:
@@ -213,32 +241,64 @@ def estimate(
     return Estimate(tuple(lines.values()), shown, tuple(sorted(missing)), host is not None, reasons)
 
 
-def eval_seconds(run: RunSpec, rate: float, host: dict | None) -> float:
+def price(
+    run: RunSpec,
+    counts: FlopCounts,
+    known: list[Entry],
+    host: dict | None,
+    steps_per_second: float | None,
+) -> Price | str | None:
+    """``run``'s cost per step and per evaluation; a reason when its FLOPs cannot be counted,
+    None when no measured speed is there to scale from."""
+    try:
+        flops = counts.step(run)
+    except Exception as error:  # e.g. a plugin architecture that cannot be built on meta
+        return f"FLOPs not countable: {type(error).__name__}: {error}"
+    if steps_per_second:
+        rate, how, factor, name = flops * steps_per_second, "given", FACTORS["given"], ""
+    else:
+        ref, how = reference(run, flops, known, counts)
+        if ref is None:
+            return None
+        rate, factor, name = ref.flop_rate(run, counts), FACTORS[how.split(" ")[0]], ref.device_name
+        if how.startswith("FLOP-scaled"):
+            distance = counts.step(ref.spec(run), ref.shape(run)) / flops
+            factor *= math.sqrt(max(distance, 1 / distance))
+    return Price(flops, rate, how, factor, eval_seconds(run, rate, host, counts), name)
+
+
+def eval_seconds(
+    run: RunSpec, rate: float, host: dict | None, counts: FlopCounts | None = None
+) -> float:
     """One evaluation: generating and featurizing the fakes at the device's FLOP ``rate``,
     plus KID's and FID's float64 arithmetic at the host speeds measured beside the device
     (``host``: seconds per kernel element, FLOPs per second; none recorded: not counted)."""
-    seconds = eval_flops(run) / rate
+    counts = counts if counts is not None else FlopCounts()
+    seconds = counts.eval(run) / rate
     if host:
-        elements, flops = host_work(run)
+        elements, flops = counts.host(run)
         seconds += elements * host["seconds_per_element"] + flops / host["flops_per_second"]
     return seconds
 
 
-def reference(run: RunSpec, flops: float, known: list[Entry]) -> tuple[Entry | None, str]:
+def reference(
+    run: RunSpec, flops: float, known: list[Entry], counts: FlopCounts | None = None
+) -> tuple[Entry | None, str]:
     """The entry to take ``run``'s FLOP rate from, and how: its own measured setting, else
     the entry nearest in FLOPs per step (ties: the same architecture)."""
+    counts = counts if counts is not None else FlopCounts()
     own = [e for e in known if e.fits(run)]
     if own:
         ref = own[0]
         if ref.width is None:
             return ref, "unrecorded"
-        same = math.isclose(step_flops(ref.spec(run), ref.shape(run)), flops, rel_tol=0.02)
+        same = math.isclose(counts.step(ref.spec(run), ref.shape(run)), flops, rel_tol=0.02)
         return ref, "measured" if same else "FLOP-adjusted"
     if not known:
         return None, ""
 
     def distance(e: Entry) -> tuple[float, bool]:
-        ratio = step_flops(e.spec(run), e.shape(run)) / flops
+        ratio = counts.step(e.spec(run), e.shape(run)) / flops
         return abs(math.log(ratio)), e.architecture != run.architecture
 
     ref = min(known, key=distance)

@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 from landscape.atomic import atomic_write_bytes
-from landscape.execution.queue import DONE, FAILED, RUNNING, Queue, default_storage
+from landscape.execution.queue import DONE, FAILED, Queue, default_storage
 from landscape.execution.rebuild import move_journal_aside, requeue_search_runs
+from landscape.execution.status import line, read_rows, summarize
 from landscape.execution.storage import STORAGE_ENV, from_environment, password_of
 from landscape.records import (
     CLAIMS_JSON,
@@ -162,7 +163,7 @@ def run_study(
         signal.signal(signal.SIGUSR1, previous)
         signal.signal(signal.SIGTERM, previous_term)
     counts = dict(queue.counts())
-    print(f"finished: {_line(counts, total, 0.0)}", flush=True)
+    print(f"finished: {progress(queue, total)}", flush=True)
     print_failures(queue)
     if worker_errors:
         counts["worker_errors"] = worker_errors
@@ -251,8 +252,7 @@ def _interrupt(signum, frame) -> None:
 
 def _watch(queue: Queue, pool: Pool, total: int, results: Path, wanted: dict) -> int:
     """A status line every few seconds until every worker has exited."""
-    start, tty = time.monotonic(), sys.stderr.isatty()
-    last_print = 0.0
+    tty, last_print = sys.stderr.isatty(), 0.0
     while True:
         alive = pool.alive()
         counts = queue.counts()
@@ -260,12 +260,11 @@ def _watch(queue: Queue, pool: Pool, total: int, results: Path, wanted: dict) ->
         if not alive and not pool.alive():
             break
         time.sleep(POLL)
-        elapsed = time.monotonic() - start
-        line = _line(counts, total, elapsed)
+        text = progress(queue, total)
         if tty:
-            print(f"\r{line}\x1b[K", end="", file=sys.stderr, flush=True)
+            print(f"\r{text}\x1b[K", end="", file=sys.stderr, flush=True)
         elif time.monotonic() - last_print > 30:
-            print(line, file=sys.stderr, flush=True)
+            print(text, file=sys.stderr, flush=True)
             last_print = time.monotonic()
         if wanted["report"]:
             wanted["report"] = False
@@ -281,15 +280,10 @@ def _watch(queue: Queue, pool: Pool, total: int, results: Path, wanted: dict) ->
     return len(bad)
 
 
-def _line(counts, total: int, elapsed: float) -> str:
-    done, failed, running = counts.get(DONE, 0), counts.get(FAILED, 0), counts.get(RUNNING, 0)
-    left = max(total - done - failed - running, 0)
-    finished = done + failed
-    eta = ""
-    if finished and elapsed and left + running:
-        seconds = elapsed / finished * (left + running)
-        eta = f", ETA {time.strftime('%H:%M:%S', time.gmtime(seconds))}"
-    return f"{done} done, {running} running, {failed} failed, {left} left of {total}{eta}"
+def progress(queue: Queue, total: int) -> str:
+    """The progress line: counts, throughput over the last hour and the ETA from it (right
+    after a restart and past 24 h: execution/status.py), the best FID so far."""
+    return line(summarize(queue.spec.name, read_rows(queue.studies()), total))
 
 
 def write_report(results: Path, total: int) -> Path | None:

@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 import os
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from landscape.records import AXES, Status
-from landscape.train import RunSpec
+
+if TYPE_CHECKING:  # only a type here: the status view reads trials without importing torch
+    from landscape.train import RunSpec
+
+HEARTBEAT_EVERY = 30.0  # seconds between a working claim's heartbeats (Attr.HEARTBEAT)
 
 
 class Attr(StrEnum):

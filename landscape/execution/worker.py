@@ -20,6 +20,8 @@ from filelock import FileLock, Timeout
 from landscape.data import ImageData, load
 from landscape.evaluation import InceptionWeightsMissing as EnvironmentProblem
 from landscape.execution.queue import Attr, Lease, Queue
+from landscape.execution.trials import HEARTBEAT_EVERY
+from landscape.execution.where import record as record_place
 from landscape.records import (
     LOCKS_DIR,
     RUNS_DIR,
@@ -34,7 +36,6 @@ from landscape.study.spec import StudySpec
 from landscape.train import RunSpec, pick_device, train
 from landscape.train.records import ForeignRunFolder, RunFolder, read_jsonl
 
-HEARTBEAT_EVERY = 30.0
 NOT_METRICS = {"step", "time", "protocol", "eval_seconds"}  # evaluation bookkeeping
 DUPLICATE, RETRIED = "duplicate", "retried"  # train_claim outcomes besides a Status
 
@@ -98,6 +99,7 @@ class Worker:
             return self.failed(claim, error)
         beat = _Heartbeat(self.queue, claim, run_dir(self.results, spec.run_id))
         try:
+            record_place(run_dir(self.results, spec.run_id), spec.run_id, pick_device(self.device))
             result = train(
                 spec,
                 run_dir(self.results, spec.run_id),

@@ -27,6 +27,7 @@ from landscape.analysis import (
     top_settings,
     variant_summary,
 )
+from landscape.analysis.leaderboard import MIN_SEEDS
 from landscape.analysis.matched import RESAMPLES
 from landscape.metrics import read_floor
 from landscape.records import RunFiles, run_dir
@@ -53,6 +54,7 @@ class ProtocolAnalysis:
     curve_labels: dict[str, str] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
     floor: dict[str, Any] | None = None  # the protocol's real-data floor (metrics.read_floor)
+    min_seeds: int = MIN_SEEDS  # the leaderboard ranks settings with this many seeds first
 
 
 def analyse(
@@ -62,15 +64,23 @@ def analyse(
     seed: int = 0,
     resamples: int = RESAMPLES,
     cache_dir: str | Path | None = None,
+    min_seeds: int = MIN_SEEDS,
 ) -> list[ProtocolAnalysis]:
     """One ProtocolAnalysis per protocol name found, in name order. The study's claims are
     read from the study file copied beside the results (analysis/findings.py); each protocol's
-    real-data floor from the cache (``cache_dir``, default $LANDSCAPE_CACHE)."""
+    real-data floor from the cache (``cache_dir``, default $LANDSCAPE_CACHE). ``min_seeds``:
+    the leaderboard's option (analysis/leaderboard.py)."""
     claims = load_claims(results.root, results.runs, results.problems)
     out = []
     for name in results.protocol_names():
         pa = analyse_protocol(
-            results, name, draws=draws, seed=seed, resamples=resamples, claims=claims
+            results,
+            name,
+            draws=draws,
+            seed=seed,
+            resamples=resamples,
+            claims=claims,
+            min_seeds=min_seeds,
         )
         pa.floor = read_floor(name, cache_dir)
         out.append(pa)
@@ -85,12 +95,13 @@ def analyse_protocol(
     seed: int = 0,
     resamples: int = RESAMPLES,
     claims: tuple[Claim, ...] = (),
+    min_seeds: int = MIN_SEEDS,
 ) -> ProtocolAnalysis:
     runs = results.runs[results.runs["protocol"] == name].copy()
     axes = (["dataset"] if "dataset" in runs else []) + [a for a in AXES if a in runs]
     varying = [a for a in axes if runs[a].nunique(dropna=False) > 1]
     runs["variant"] = variant_label(runs, varying or [a for a in AXES if a in runs])
-    board = leaderboard(runs, results.hyper_columns)
+    board = leaderboard(runs, results.hyper_columns, min_seeds=min_seeds)
     board["variant"] = variant_label(board, varying or [a for a in AXES if a in board])
     summary = variant_summary(runs, board)
     summary["variant"] = variant_label(summary, varying or [a for a in AXES if a in summary])
@@ -98,6 +109,7 @@ def analyse_protocol(
     pa = ProtocolAnalysis(
         name, results.protocols.get(name, {"name": name}), runs, board, summary, compared, varying
     )
+    pa.min_seeds = min_seeds
     if board.empty:
         return pa
     for column in compared:

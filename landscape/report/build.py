@@ -13,9 +13,11 @@ import jinja2
 import pandas as pd
 
 from landscape.analysis import DRAWS, VARIANT, Results, is_finished, load_results
+from landscape.analysis.leaderboard import MIN_SEEDS, check_min_seeds
 from landscape.atomic import atomic_path
 from landscape.records import REPORT
 from landscape.report.analyse import ProtocolAnalysis, analyse
+from landscape.report.comparisons import findings_legend
 from landscape.report.sections import SETTINGS_PER_VARIANT, protocol_block
 from landscape.report.tables import Column, table_html, write_analysis_csvs, write_csvs
 
@@ -30,6 +32,7 @@ def write_report(
     targets: pd.DataFrame | None = None,
     draws: int = DRAWS,
     cache_dir: str | Path | None = None,
+    min_seeds: int = MIN_SEEDS,
 ) -> Path:
     """Read ``results_dir``, write the report files into it and return report.html's path.
 
@@ -37,7 +40,10 @@ def write_report(
     how many are still to come. ``targets``: published scores (columns dataset, architecture,
     loss, normalization, penalty, published_fid) to show beside ours; by default those of the
     study's ``targets:`` (``targets.csv`` in the folder). ``cache_dir``: where ``landscape
-    floor`` cached the real-data floors (default $LANDSCAPE_CACHE, else ~/.cache/landscape)."""
+    floor`` cached the real-data floors (default $LANDSCAPE_CACHE, else ~/.cache/landscape).
+    ``min_seeds``: the leaderboard ranks settings with at least this many seeds first (1: by
+    median alone; analysis/leaderboard.py)."""
+    check_min_seeds(min_seeds)
     targets_csv = Path(results_dir) / "targets.csv"  # written by `landscape run`
     if targets is None and targets_csv.exists():
         targets = pd.read_csv(targets_csv)
@@ -46,7 +52,7 @@ def write_report(
     results = load_results(results_dir)
     return publish(
         results,
-        analyse(results, draws=draws, cache_dir=cache_dir),
+        analyse(results, draws=draws, cache_dir=cache_dir, min_seeds=min_seeds),
         expected_runs=expected_runs,
         targets=targets,
     )
@@ -115,6 +121,8 @@ def page_context(
         "expected_runs": expected_runs,
         "blocks": blocks,
         "any_findings": any(b["findings"] is not None for b in blocks),
+        "findings_legend": findings_legend(),
+        "min_seeds": analyses[0].min_seeds if analyses else MIN_SEEDS,
         "published": published_table(analyses, targets) if targets is not None else None,
         "study_yaml": results.study_yaml,
         "problems": results.problems,

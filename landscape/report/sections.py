@@ -21,7 +21,7 @@ from landscape.report.tables import Column, table_html
 
 SETTINGS_PER_VARIANT = 10  # the leaderboard's settings table shows this many per variant
 STAT_COLUMNS = [
-    Column("n_seeds", "seeds", "int"),
+    Column("n_seeds", "seeds", "seeds"),
     Column("fid_median", "median FID", "fid"),
     Column("fid_q25", "Q1", "fid"),
     Column("fid_q75", "Q3", "fid"),
@@ -147,7 +147,7 @@ def leaderboard_table(pa: ProtocolAnalysis, name: str) -> Any:
         Column("fid_median", "best setting: median FID", "fid"),
         Column("fid_q25", "Q1", "fid"),
         Column("fid_q75", "Q3", "fid"),
-        Column("best_n_seeds", "seeds", "int"),
+        Column("best_n_seeds", "seeds", "seeds"),
         *[
             Column(median_column(c), header(c), "num")
             for c in recorded_scores(pa.runs, rank=False)

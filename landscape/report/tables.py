@@ -26,6 +26,7 @@ from landscape.atomic import atomic_path
 from landscape.metrics import record_columns
 
 ANALYSIS_CSVS = ("top5", "budget", "comparisons", "findings")
+ONE_SEED = "1 (one seed)"  # how a seed count of 1 is shown: its median is a single run
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,9 @@ class Column:
     """One table column: the frame column ``key``, its header and how to show it.
 
     kind: ``text``; ``fid`` (2 decimals, "—" when missing, "∞" when counted infinitely bad);
-    ``num`` (4 significant digits); ``int``; ``pct`` (a rate as a percentage); ``run`` (a
-    run_id linking to its folder); ``status`` (coloured by the row's class)."""
+    ``num`` (4 significant digits); ``int``; ``seeds`` (an int, marked ONE_SEED when 1: the row
+    rests on one run); ``pct`` (a rate as a percentage); ``run`` (a run_id linking to its
+    folder); ``status`` (coloured by the row's class)."""
 
     key: str
     title: str
@@ -50,6 +52,8 @@ def _text(values: pd.Series, kind: str) -> pd.Series:
         text = numbers.map(lambda v: f"{v:.4g}")
     elif kind == "int":
         text = numbers.map(lambda v: f"{v:.0f}")
+    elif kind == "seeds":
+        text = numbers.map(lambda v: ONE_SEED if v == 1 else f"{v:.0f}")
     elif kind == "pct":
         text = numbers.map(lambda v: f"{100 * v:.0f}%")
     else:
