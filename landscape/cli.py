@@ -70,7 +70,11 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
 def main(argv: list[str] | None = None) -> int:
     top, commands = parser()
     args = top.parse_args(argv)
+    from landscape.execution.storage import from_environment, redact
     from landscape.plugins import load_plugin_for
+
+    if getattr(args, "storage", "") is None:  # every command's --storage: $LANDSCAPE_STORAGE
+        args.storage = from_environment()
 
     try:
         for plugin in args.plugin:
@@ -80,14 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         if args.debug:
             raise
-        print(f"landscape {args.command}: error: {error}", file=sys.stderr)
+        print(f"landscape {args.command}: error: {redact(error)}", file=sys.stderr)
         return 2
     except Exception as error:
         if args.debug:
             raise
         print(
             f"landscape {args.command}: unexpected error (a bug in landscape or in a plugin): "
-            f"{type(error).__name__}: {error}\nrun with --debug for the traceback "
+            f"{type(error).__name__}: {redact(error)}\nrun with --debug for the traceback "
             f"(landscape --debug {args.command} ...)",
             file=sys.stderr,
         )

@@ -7,6 +7,12 @@ Workers use only this API: ``claim`` (a waiting run, else a new search proposal)
 counting an attempt), ``discard`` (a duplicate claim), and ``retry_failed``. Trials that stand
 for nothing (a retry's predecessor, a lost worker's claim, a proposal over budget) carry the
 user attr ``void``; of several trials of one run, the latest stands for it.
+
+No run is ever lost between two writes: a change that takes several writes adds the run's new
+WAITING trial before it ends the old one, so a process killed in between leaves at worst a
+duplicate (whoever claims it finds the run recorded, or records it from its finished folder
+without training, and discards the duplicate), never a run with no live trial. ``heal`` queues
+again a run that has only void trials all the same (a queue written before this order).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import optuna
 from filelock import FileLock
 from optuna.trial import TrialState
 
+from landscape.errors import UserError
+from landscape.execution.jobs import SlurmJobs, where
 from landscape.execution.samplers import make_sampler
 from landscape.execution.storage import default_storage, open_storage  # noqa: F401 (re-exported)
 from landscape.execution.trials import (  # noqa: F401 (re-exported)
@@ -36,6 +44,7 @@ from landscape.execution.trials import (  # noqa: F401 (re-exported)
     alive,
     counted,
     failure_of,
+    is_void,
     waiting_trial,
 )
 from landscape.records import AXES, PROTOCOL_VERSION, Status
@@ -43,7 +52,24 @@ from landscape.study.plan import SearchCell, cells, search_cells, search_run, se
 from landscape.study.spec import StudySpec
 from landscape.train import RunSpec
 
-HEARTBEAT_GRACE = 600.0  # seconds without a heartbeat before another host's claim is stale
+HEARTBEAT_GRACE = 600.0  # default seconds without a heartbeat before a claim is stale
+GRACE_ENV = "LANDSCAPE_HEARTBEAT_GRACE"  # seconds, overriding HEARTBEAT_GRACE
+
+
+def heartbeat_grace() -> float:
+    """Seconds without a heartbeat before a claim (whose death is not known sooner) is taken
+    back: $LANDSCAPE_HEARTBEAT_GRACE, else HEARTBEAT_GRACE. Keep it well above the workers'
+    heartbeat period (worker.HEARTBEAT_EVERY, 30 s)."""
+    text = os.environ.get(GRACE_ENV, "").strip()
+    if not text:
+        return HEARTBEAT_GRACE
+    try:
+        grace = float(text)
+    except ValueError:
+        grace = -1.0
+    if not grace > 0:
+        raise UserError(f"{GRACE_ENV}={text!r} is not a number of seconds above 0 (e.g. 600)")
+    return grace
 
 
 @dataclass
@@ -60,8 +86,12 @@ def owner() -> str:
 
 
 class Queue:
-    def __init__(self, study: StudySpec, storage_url: str, lock_dir: Path) -> None:
+    def __init__(
+        self, study: StudySpec, storage_url: str, lock_dir: Path, *, grace: float | None = None
+    ) -> None:
         self.spec, self.url = study, storage_url
+        self.grace = heartbeat_grace() if grace is None else grace
+        self.slurm = SlurmJobs()
         self.storage = open_storage(storage_url)
         lock_dir = Path(lock_dir).absolute()
         lock_dir.mkdir(parents=True, exist_ok=True)
@@ -92,22 +122,45 @@ class Queue:
     def studies(self) -> list[optuna.Study]:
         return [self.grid] + [s for _, s in self.searches]
 
-    def trial_id(self, study: optuna.Study, number: int) -> int:
+    def study_id(self, study: optuna.Study) -> int:
         if study.study_name not in self._ids:
             self._ids[study.study_name] = self.storage.get_study_id_from_name(study.study_name)
-        return self.storage.get_trial_id_from_study_id_trial_number(
-            self._ids[study.study_name], number
-        )
+        return self._ids[study.study_name]
+
+    def trial_id(self, study: optuna.Study, number: int) -> int:
+        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id(study), number)
 
     # -- planning ---------------------------------------------------------------------------
     def add_grid(self, runs: list[RunSpec]) -> tuple[int, int]:
         """Enqueue the runs no trial holds yet; returns (new, already there)."""
-        with self.lock:
-            known = {t.user_attrs.get(Attr.RUN_ID) for t in self.grid.get_trials(deepcopy=False)}
+        with self.lock:  # a run whose trials are all void is not held by any: queued again
+            trials = self.grid.get_trials(deepcopy=False)
+            known = {t.user_attrs.get(Attr.RUN_ID) for t in trials if not is_void(t)}
             new = [r for r in runs if r.run_id not in known]
             for run in new:
                 self.grid.add_trial(waiting_trial(run, attempt=1))
         return len(new), len(runs) - len(new)
+
+    def heal(self, runs: list[RunSpec]) -> list[str]:
+        """Queue again every run that has trials but only void ones (a worker killed between
+        two writes, before they were ordered): the grid's ``runs`` with their current spec,
+        a search's with its proposed parameters while the search's budget has room. A run of
+        an older protocol is not healed (its current-version run is queued). Returns the ids."""
+        out = []
+        with self.lock:
+            grid = {r.run_id: r for r in runs}
+            for run_id in orphans(self.grid):
+                if run_id in grid:
+                    self.grid.add_trial(waiting_trial(grid[run_id], attempt=1))
+                    out.append(run_id)
+            for _, study in self.searches:
+                lost = orphans(study)
+                room = (self.spec.search.trials if self.spec.search else 0) - len(counted(study))
+                for run_id, t in list(lost.items())[: max(room, 0)]:
+                    spec = RunSpec.from_record(json.loads(t.user_attrs[Attr.SPEC]))
+                    study.add_trial(waiting_trial(spec, 1, t))
+                    out.append(run_id)
+        return out
 
     def supersede_unstarted(self, runs_dir: Path) -> int:
         """Void the queued grid runs of an older training protocol (records.PROTOCOL_CHANGES)
@@ -120,7 +173,7 @@ class Queue:
                 old = spec.protocol_version != PROTOCOL_VERSION
                 if old and not (runs_dir / spec.run_id).exists():
                     trial_id = self.trial_id(self.grid, t.number)
-                    if self.storage.set_trial_state_values(trial_id, TrialState.RUNNING):  # claim
+                    if self._take(trial_id):  # claimed: no worker starts it meanwhile
                         reason = f"superseded by training protocol {PROTOCOL_VERSION}"
                         n += self._void(self.grid, trial_id, t.number, reason)
         return n
@@ -144,7 +197,7 @@ class Queue:
         for study in self.studies():
             for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
                 trial_id = self.trial_id(study, t.number)
-                if self.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
+                if self._take(trial_id):
                     return self._claimed(study, trial_id, t.number, t.user_attrs)
         for sc, study in self.searches:
             claim = self._propose(sc, study)
@@ -152,9 +205,23 @@ class Queue:
                 return claim
         return None
 
-    def _claimed(self, study, trial_id: int, number: int, attrs: dict[str, Any]) -> Lease:
+    def _take(self, trial_id: int) -> bool:
+        """Claim a WAITING trial (WAITING -> RUNNING, one write that one process wins). False
+        when another process took it first, or took and ended it since we listed it."""
+        try:
+            return self.storage.set_trial_state_values(trial_id, TrialState.RUNNING)
+        except (optuna.exceptions.UpdateFinishedTrialError, KeyError):
+            return False
+
+    def _stamp(self, trial_id: int) -> None:
+        """Who holds the claim and where (host:pid, node, Slurm job). Until the first stamp
+        the trial's start time stands for its heartbeat, so no heartbeat write is needed."""
         self.storage.set_trial_user_attr(trial_id, Attr.WORKER, owner())
-        self.storage.set_trial_user_attr(trial_id, Attr.HEARTBEAT, time.time())
+        for key, value in where().items():
+            self.storage.set_trial_user_attr(trial_id, key, value)
+
+    def _claimed(self, study, trial_id: int, number: int, attrs: dict[str, Any]) -> Lease:
+        self._stamp(trial_id)
         spec = RunSpec.from_record(json.loads(attrs[Attr.SPEC]))
         return Lease(study, trial_id, number, spec, attrs.get(Attr.ATTEMPT, 1))
 
@@ -165,8 +232,8 @@ class Queue:
             return None
         trial = study.ask(search_space(self.spec, sc))
         trial_id = self.trial_id(study, trial.number)
-        earlier = [t for t in counted(study) if t.number < trial.number]
-        if len(earlier) >= budget:  # another worker took the last place first
+        self._stamp(trial_id)  # a worker killed from here on is seen as dead at once
+        if places_before(study, trial.number) >= budget:  # another worker took the last place
             self._void(study, trial_id, trial.number, "over budget")
             return None
         params = dict(trial.params)
@@ -180,9 +247,9 @@ class Queue:
             Attr.ORIGIN: spec.origin,
             Attr.ATTEMPT: 1,
         }
-        for key, value in attrs.items():
+        for key, value in attrs.items():  # SPEC last but one: the run exists once it is set
             self.storage.set_trial_user_attr(trial_id, key, value)
-        return self._claimed(study, trial_id, trial.number, attrs)
+        return Lease(study, trial_id, trial.number, spec, 1)
 
     # -- while a run trains -------------------------------------------------------------------
     def heartbeat(self, claim: Lease, step: int | None = None) -> bool:
@@ -237,64 +304,75 @@ class Queue:
 
     def release(self, claim: Lease, reason: str) -> None:
         """Give the run back as it is (interrupted, or this worker cannot train it)."""
-        if self._void(claim.study, claim.trial_id, claim.number, reason):
-            self.requeue(claim, claim.attempt)
+        self._give_back(claim, reason, claim.attempt)
 
     def retry(self, claim: Lease, reason: str) -> None:
         """Give the run back after an error: the next try counts as another attempt."""
+        self._give_back(claim, reason, claim.attempt + 1)
+
+    def _give_back(self, claim: Lease, reason: str, attempt: int) -> None:
+        """The run's new WAITING trial first, then the claim's end: a kill in between leaves
+        a duplicate, never a gap. If another process ended the claim first and it holds the
+        result, the new trial is withdrawn again (a kill before that: a harmless duplicate)."""
+        new = self.requeue(claim, attempt)
         if self._void(claim.study, claim.trial_id, claim.number, reason):
-            self.requeue(claim, claim.attempt + 1)
+            return
+        if self.storage.get_trial(claim.trial_id).state == TrialState.COMPLETE and self._take(new):
+            self._void(claim.study, new, -1, "duplicate: the run's result is recorded already")
 
     def discard(self, claim: Lease, reason: str) -> None:
         """End a claim that stands for nothing (its run is trained or recorded elsewhere)."""
         self._void(claim.study, claim.trial_id, claim.number, reason)
 
-    def requeue(self, claim: Lease, attempt: int) -> None:
-        """Queue the claim's run again as a new WAITING trial with the same parameters."""
+    def requeue(self, claim: Lease, attempt: int) -> int:
+        """Queue the claim's run again as a new WAITING trial with the same parameters (one
+        write); returns the new trial's id."""
         frozen = self.storage.get_trial(claim.trial_id)
-        claim.study.add_trial(waiting_trial(claim.spec, attempt, frozen))
+        template = waiting_trial(claim.spec, attempt, frozen)
+        return self.storage.create_new_trial(self.study_id(claim.study), template_trial=template)
 
     def _void(self, study: optuna.Study, trial_id: int, number: int, reason: str) -> bool:
-        """Mark a trial as standing for nothing; False if another process ended it first."""
+        """Mark a trial as standing for nothing; False if another process ended it first
+        (a trial that ends COMPLETE counts even with the reason set: trials.is_void)."""
         try:
             self.storage.set_trial_user_attr(trial_id, Attr.VOID, reason)
-            study.tell(number, state=TrialState.FAIL)
-            return True
-        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
+            return self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
+        except (optuna.exceptions.UpdateFinishedTrialError, KeyError, RuntimeError, ValueError):
             return False
 
     def recorded(self, claim: Lease) -> bool:
         """Whether another trial already holds this run's result."""
         return any(
-            t.state == TrialState.COMPLETE and t.user_attrs.get(Attr.RUN_ID) == claim.spec.run_id
+            t.user_attrs.get(Attr.RUN_ID) == claim.spec.run_id and t.number != claim.number
             for t in claim.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if Attr.VOID not in t.user_attrs
         )
 
     def reclaim_stale(self) -> int:
-        """Claims of dead workers go back to the queue: on this host when the process is gone,
-        elsewhere when its heartbeat is older than HEARTBEAT_GRACE."""
-        host, n = socket.gethostname(), 0
-        for study in self.studies():
-            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                who = t.user_attrs.get(Attr.WORKER, "")
-                # A claim is stamped a moment after it is taken: until then its start time
-                # stands for its heartbeat, so a fresh claim is never taken for a dead one.
-                started = t.datetime_start.timestamp() if t.datetime_start else time.time()
-                beat = t.user_attrs.get(Attr.HEARTBEAT, started)
-                w_host, _, pid = who.rpartition(":")
-                dead = (w_host == host and pid.isdigit() and not alive(int(pid))) or (
-                    time.time() - beat > HEARTBEAT_GRACE
-                )
-                if dead and Attr.SPEC not in t.user_attrs:  # died while proposing it
-                    self._void(study, self.trial_id(study, t.number), t.number, "proposal lost")
-                elif dead:
-                    spec = RunSpec.from_record(json.loads(t.user_attrs[Attr.SPEC]))
-                    trial_id = self.trial_id(study, t.number)
-                    attempt = t.user_attrs.get(Attr.ATTEMPT, 1)
-                    claim = Lease(study, trial_id, t.number, spec, attempt)
-                    self.release(claim, f"worker {who} lost")
-                    n += 1
+        """Claims of dead workers go back to the queue (see ``stale``); returns how many."""
+        host, now, n = socket.gethostname(), time.time(), 0
+        running = [
+            (study, t)
+            for study in self.studies()
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        ]
+        jobs = {t.user_attrs.get(Attr.SLURM_JOB) for _, t in running} - {None}
+        if jobs:
+            self.slurm.states(jobs)  # one squeue call for them all (cached a few seconds)
+        for study, t in running:
+            why = stale(t, host, now, self.grace, self.slurm.gone)
+            if why is None:
+                continue
+            trial_id = self.trial_id(study, t.number)
+            if Attr.VOID in t.user_attrs:  # its voider was killed mid-way: finish the void
+                self._void(study, trial_id, t.number, t.user_attrs[Attr.VOID])
+            elif Attr.SPEC not in t.user_attrs:  # died while proposing it
+                self._void(study, trial_id, t.number, "proposal lost")
+            else:
+                spec = RunSpec.from_record(json.loads(t.user_attrs[Attr.SPEC]))
+                attempt = t.user_attrs.get(Attr.ATTEMPT, 1)
+                claim = Lease(study, trial_id, t.number, spec, attempt)
+                self.release(claim, f"worker {t.user_attrs.get(Attr.WORKER, '?')} lost: {why}")
+                n += 1
         return n
 
     # -- reading ----------------------------------------------------------------------------
@@ -332,3 +410,53 @@ class Queue:
             for t in counted(s)
             if t.state == TrialState.FAIL
         ]
+
+
+def stale(t: optuna.trial.FrozenTrial, host: str, now: float, grace: float, gone) -> str | None:
+    """Why a RUNNING trial's worker is dead, or None while it may live: on this host when its
+    process is gone; under Slurm at once when its job is no longer running (``gone(job)``
+    says why, or None when alive or unknown); anywhere when its heartbeat is older than
+    ``grace`` seconds."""
+    who = t.user_attrs.get(Attr.WORKER, "")
+    w_host, _, pid = who.rpartition(":")
+    if w_host == host and pid.isdigit() and not alive(int(pid)):
+        return f"process {pid} is gone"
+    job = t.user_attrs.get(Attr.SLURM_JOB)
+    why = gone(job) if job else None
+    if why:
+        return why
+    # A claim is stamped a moment after it is taken: until then its start time stands for
+    # its heartbeat, so a fresh claim is never taken for a dead one.
+    started = t.datetime_start.timestamp() if t.datetime_start else now
+    beat = t.user_attrs.get(Attr.HEARTBEAT, started)
+    if now - beat > grace:
+        return f"no heartbeat for {now - beat:.0f} s"
+    return None
+
+
+def orphans(study: optuna.Study) -> dict[str, optuna.trial.FrozenTrial]:
+    """The runs of ``study`` whose trials are all void, each with its latest trial."""
+    live, last = set(), {}
+    for t in study.get_trials(deepcopy=False):
+        run_id = t.user_attrs.get(Attr.RUN_ID)
+        if run_id is None or Attr.SPEC not in t.user_attrs:
+            continue
+        if is_void(t):
+            last[run_id] = t
+        else:
+            live.add(run_id)
+    return {run_id: t for run_id, t in last.items() if run_id not in live}
+
+
+def places_before(study: optuna.Study, number: int) -> int:
+    """How many of the search's budget places are taken before trial ``number``: its live runs
+    (and proposals in flight) that began earlier, each at its first trial, so a run queued
+    again under a later number keeps its place instead of freeing one for a proposal."""
+    first: dict[Any, int] = {}
+    live = set()
+    for t in study.get_trials(deepcopy=False):
+        key = t.user_attrs.get(Attr.RUN_ID, ("trial", t.number))
+        first[key] = min(first.get(key, t.number), t.number)
+        if not is_void(t):
+            live.add(key)
+    return sum(first[key] < number for key in live)

@@ -19,6 +19,7 @@ from landscape.atomic import atomic_write_bytes
 from landscape.execution.queue import DONE, FAILED, Queue, default_storage
 from landscape.execution.rebuild import move_journal_aside, requeue_search_runs
 from landscape.execution.status import line, read_rows, summarize
+from landscape.execution.storage import STORAGE_ENV, from_environment, password_of
 from landscape.records import (
     CLAIMS_JSON,
     PROTOCOL_VERSION,
@@ -63,8 +64,9 @@ def worker_command(study: StudySpec, storage: str, results_root: Path) -> list[s
         *plugins,
         "worker",
         str(study.path),
-        "--storage",
-        storage,
+        # a password stays off command lines (ps shows them): it reaches the worker in
+        # $LANDSCAPE_STORAGE instead (Pool._start)
+        *([] if password_of(storage) else ["--storage", storage]),
         "--results",
         str(results_root),
     ]
@@ -112,13 +114,21 @@ def run_study(
     record_study_file(study, results)
     if study.targets:  # the report prints our scores beside these
         targets_frame(study).to_csv(results / "targets.csv", index=False)
-    storage = storage or default_storage(results)
+    storage = storage or from_environment() or default_storage(results)
     if rebuild_queue:
         aside = move_journal_aside(storage)
         if aside:
             print(f"the damaged journal is kept as {aside}", flush=True)
     queue = Queue(study, storage, results)
-    new, known = queue.add_grid(grid_runs(study))
+    runs = grid_runs(study)
+    healed = queue.heal(runs)
+    if healed:
+        print(
+            f"{len(healed)} run(s) had only void trials (a worker was killed while giving "
+            f"them back): queued again: {', '.join(healed[:5])}{' ...' if len(healed) > 5 else ''}",
+            flush=True,
+        )
+    new, known = queue.add_grid(runs)
     superseded = queue.supersede_unstarted(results / RUNS_DIR)
     if superseded:
         print(
@@ -180,6 +190,7 @@ class Pool:
 
     def __init__(self, study: StudySpec, storage: str, results_root: Path, n: int) -> None:
         self.command = worker_command(study, storage, results_root)
+        self.storage = storage
         self.n = n
         self.procs = [self._start(i) for i in range(n)]
         self.replaced = [0] * n
@@ -189,7 +200,10 @@ class Pool:
     def _start(self, index: int) -> subprocess.Popen:
         # Workers get a session of their own: Ctrl-C reaches this process only, which then
         # asks each worker once (SIGTERM) to checkpoint its run and put it back in the queue.
-        return subprocess.Popen(self.command, env=worker_env(index, self.n), start_new_session=True)
+        env = worker_env(index, self.n)
+        if "--storage" not in self.command:
+            env[STORAGE_ENV] = self.storage
+        return subprocess.Popen(self.command, env=env, start_new_session=True)
 
     def alive(self) -> bool:
         return any(p.poll() is None for p in self.procs)

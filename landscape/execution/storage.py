@@ -7,6 +7,12 @@ path inside it is relative. Opening a journal checks every line: a torn last lin
 killed mid-write) is cut off, keeping a copy; any other damage is a StorageError naming the file
 and the way out. Every storage problem (a path where a URL is due, no database server, a
 read-only folder) is a StorageError: one message, no traceback.
+
+The URL can come from $LANDSCAPE_STORAGE (``from_environment``) when ``--storage`` is not
+given, so a password need not be typed on a command line; wherever a URL is shown (messages,
+errors, logs) its password is replaced by ``***`` (``redact``). A journal on a network file
+system (NFS, Lustre, GPFS, CIFS, ...) depends on that file system's locking across hosts, which
+is often missing or unsafe: opening one warns, pointing to PostgreSQL (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -32,10 +40,28 @@ JOURNAL_PREFIX = "journal:"
 LOCK_SUFFIX = ".flock"
 LOCK_TIMEOUT = 300.0  # seconds waiting on a live holder before saying who holds the lock
 URL_SCHEMES = ("postgresql", "mysql", "sqlite", "oracle", "mssql")
+STORAGE_ENV = "LANDSCAPE_STORAGE"  # the storage URL when --storage is not given
+# File systems whose locks across hosts a journal cannot trust (type names of /proc/mounts).
+NETWORK_FS = ("nfs", "nfs4", "lustre", "gpfs", "cifs", "smb", "smb2", "smb3", "smbfs")
+NETWORK_FS += ("beegfs", "ceph", "fuse.ceph", "glusterfs", "fuse.glusterfs", "9p", "afs")
+NETWORK_FS += ("panfs", "ocfs2", "gfs2", "fuse.sshfs", "wekafs", "fuse.juicefs")
+_warned: set[str] = set()  # journals warned about in this process
 
 
 class StorageError(UserError, ValueError):
     """The storage cannot be used. The message names the storage, the problem and the fix."""
+
+
+def from_environment() -> str | None:
+    """The storage URL of $LANDSCAPE_STORAGE, or None when it is unset or empty."""
+    return os.environ.get(STORAGE_ENV, "").strip() or None
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``
+    (postgresql://user:secret@host/db -> postgresql://user:***@host/db)."""
+    text = re.sub(r"(\w[\w+.-]*://[^:/@\s'\"]*):[^@\s'\"]*@", r"\1:***@", str(text))
+    return re.sub(r"([^:/@\s'\"]+):[^@\s'\"/]+@", r"\1:***@", text)  # one with no scheme
 
 
 def default_storage(results: Path) -> str:
@@ -56,8 +82,8 @@ def check_url(url: str) -> None:
     if "://" not in url or scheme not in URL_SCHEMES:
         hint = f"; did you mean {JOURNAL_PREFIX}{url}" if url.endswith(".journal") else ""
         raise StorageError(
-            f"--storage {url!r} is not a storage URL{hint}? Give journal:PATH for a journal "
-            f"file or a database URL such as postgresql+psycopg://user@host:5432/db"
+            f"storage {redact(repr(url))} (--storage or ${STORAGE_ENV}) is not a storage "
+            f"URL{hint}? Give journal:PATH for a journal file or a database URL such as postgresql+psycopg://user@host:5432/db"
         )
 
 
@@ -73,22 +99,77 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         try:
             return optuna.storages.RDBStorage(url, heartbeat_interval=None)
         except ImportError as error:
-            raise StorageError(f"storage {url}: its driver is not installed ({error})") from None
+            raise StorageError(
+                f"storage {redact(url)}: its driver is not installed ({error})"
+            ) from None
         except Exception as error:  # sqlalchemy's OperationalError / IntegrityError / ...
             message = str(error).lower()
             if attempt == 4 or not ("already exists" in message or "duplicate" in message):
                 first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+                first = redact(first).replace(password_of(url) or "\0", "***")
                 raise StorageError(
-                    f"storage {url}: cannot connect or set it up: {first}. Check that the "
+                    f"storage {redact(url)}: cannot connect or set it up: {first}. Check that the "
                     f"server runs and the URL (user, host, port, database) is right"
                 ) from None
             time.sleep(0.5 + attempt)
     raise AssertionError("unreachable")
 
 
+def password_of(url: str) -> str | None:
+    match = re.match(r"\w[\w+.-]*://[^:/@\s]*:([^@\s]*)@", url)
+    return match.group(1) if match and match.group(1) else None
+
+
+def mount_of(path: Path, mounts: str) -> tuple[str, str] | None:
+    """(mount point, file system type) of the mount holding ``path``: of the lines of
+    ``mounts`` (the text of /proc/mounts), the one whose mount point is the longest prefix."""
+    best: tuple[str, str] | None = None
+    target = str(path)
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ").replace("\\011", "\t")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) > len(best[0])):
+            best = (point, fields[2])
+    return best
+
+
+def network_fs_warning(path: Path, mounts: str) -> str | None:
+    """The warning for a journal on a network file system, or None on a local one."""
+    found = mount_of(path, mounts)
+    if found is None:
+        return None
+    point, kind = found
+    if kind not in NETWORK_FS and kind.partition(".")[0] not in NETWORK_FS:
+        return None
+    return (
+        f"warning: the journal {path} is on a {kind} file system (mounted at {point}). Workers "
+        f"on several hosts sharing it rely on {kind}'s file locks, which may be missing or "
+        f"unsafe there (lost writes, or flock refused). For workers on many hosts use "
+        f"PostgreSQL: --storage postgresql+psycopg://USER@HOST/DB or {STORAGE_ENV} "
+        f"(docs/cluster.md, docs/studies.md 'Which storage'). Workers on one host only are fine"
+    )
+
+
+def warn_if_network_fs(path: Path) -> None:
+    if str(path) in _warned:
+        return
+    _warned.add(str(path))
+    try:
+        mounts = Path("/proc/mounts").read_text()
+    except OSError:
+        return
+    message = network_fs_warning(path.resolve(), mounts)
+    if message:
+        print(message, file=sys.stderr, flush=True)
+
+
 def open_journal(path: Path) -> JournalStorage:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        warn_if_network_fs(path)
         lock = JournalLock(path)
         with lock:
             check_journal(path)

@@ -31,9 +31,12 @@ class Attr(StrEnum):
     ORIGIN = "origin"
     ATTEMPT = "attempt"  # 1 for the first try; a retry after an error counts up
     WORKER = "worker"  # host:pid of the claim's worker
+    NODE = "node"  # the node the claim runs on (SLURMD_NODENAME, else the host name)
+    SLURM_JOB = "slurm_job"  # SLURM_JOB_ID of the claim's worker (what squeue -j takes)
+    SLURM_ARRAY = "slurm_array"  # ARRAYJOBID_TASKID when the worker is an array task
     HEARTBEAT = "heartbeat"  # time.time() of the worker's last sign of life
     STEP = "step"  # the last step the worker reported
-    VOID = "void"  # why this trial stands for nothing
+    VOID = "void"  # why this trial stands for nothing (unless it ended COMPLETE: is_void)
     STATUS = "status"  # a records.Status
     ERROR = "error"  # a failed run's error
     DIVERGED_AT = "diverged_at"
@@ -55,12 +58,18 @@ def failure_of(t: FrozenTrial) -> str:
     return str(t.user_attrs.get(Attr.ERROR, "no error recorded"))
 
 
+def is_void(t: FrozenTrial) -> bool:
+    """Whether the trial stands for nothing. Voiding is two writes (the reason, then the end
+    as FAIL); a worker that completes the trial in between wins, and its result counts."""
+    return Attr.VOID in t.user_attrs and t.state != TrialState.COMPLETE
+
+
 def counted(study: optuna.Study) -> list[FrozenTrial]:
     """The trials that stand for runs: not void, and of several trials of one run (a failed
     run queued again), the latest."""
     latest: dict[Any, FrozenTrial] = {}
     for t in study.get_trials(deepcopy=False):
-        if Attr.VOID not in t.user_attrs:
+        if not is_void(t):
             latest[t.user_attrs.get(Attr.RUN_ID, ("trial", t.number))] = t
     return sorted(latest.values(), key=lambda t: t.number)
 
