@@ -42,6 +42,7 @@ from landscape.records import AXES, PROTOCOL_VERSION, Status
 from landscape.study.plan import SearchCell, cells, search_cells, search_run, search_space
 from landscape.study.spec import StudySpec
 from landscape.train import RunSpec
+from landscape.train.spec import as_recorded
 
 HEARTBEAT_GRACE = 600.0  # seconds without a heartbeat before another host's claim is stale
 
@@ -104,6 +105,7 @@ class Queue:
         """Enqueue the runs no trial holds yet; returns (new, already there)."""
         with self.lock:
             known = {t.user_attrs.get(Attr.RUN_ID) for t in self.grid.get_trials(deepcopy=False)}
+            runs = [as_recorded(r, known) for r in runs]  # ids from before 17.6 stay theirs
             new = [r for r in runs if r.run_id not in known]
             for run in new:
                 self.grid.add_trial(waiting_trial(run, attempt=1))
