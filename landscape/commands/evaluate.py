@@ -81,11 +81,12 @@ def run(args: argparse.Namespace) -> int:
     queue = ev.EvalQueue(storage, keys.pop())
     if not args.join:
         queue.add([j.spec.run_id for j in jobs])
-    print(
-        f"{len(jobs)} run(s) to score under {target['name']} ({done} done already); "
-        f"{args.workers} worker(s)",
-        flush=True,
-    )
+    if not args.join:
+        print(
+            f"{len(jobs)} run(s) to score under {target['name']} ({done} done already); "
+            f"{args.workers} worker(s)",
+            flush=True,
+        )
     helpers = [_start_helper(args) for _ in range(args.workers - 1)]
     failed = _work(args, queue, protocols[target["name"]], protocol, data_root)
     failed += sum(p.wait() != 0 for p in helpers)
@@ -93,15 +94,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start_helper(args: argparse.Namespace) -> subprocess.Popen:
-    """Another worker process: the same command with --join --workers 1."""
-    argv = [a for a in sys.argv[1:] if a != "--join"]
-    if "evaluate" in argv:
-        i = argv.index("evaluate")
-        argv = argv[: i + 1] + ["--join"] + argv[i + 1 :]
-        if "--workers" in argv:
-            j = argv.index("--workers")
-            argv[j + 1] = "1"
-    return subprocess.Popen([sys.executable, "-m", "landscape", *argv], env=os.environ.copy())
+    """Another worker process on this machine: this command with --join and one worker."""
+    argv = [arg for plugin in getattr(args, "plugin", []) for arg in ("--plugin", plugin)]
+    argv += ["evaluate", str(args.results), "--join", "--workers", "1"]
+    for flag in ("samples", "extractor", "device", "data_root", "storage", "cache_dir"):
+        value = getattr(args, flag)
+        if value is not None:
+            argv += [f"--{flag.replace('_', '-')}", str(value)]
+    return subprocess.Popen([sys.executable, "-m", "landscape", *argv])
 
 
 def _work(args, queue, protocol, protocol_of, data_root) -> int:
