@@ -161,3 +161,28 @@ def test_the_claim_study_hands_each_run_to_one_worker(tmp_path):
         == ev.protocol_key({"name": "n", "k": 1, "versions": 2})
         != ev.protocol_key({"name": "n", "k": 2})
     )
+
+
+def test_the_study_option_says_which_generators_to_keep(tmp_path):
+    import yaml
+
+    from landscape.errors import UserError
+    from landscape.study.spec import load_study
+
+    def study(evaluation: dict):
+        path = tmp_path / "s.yaml"
+        raw = {
+            "name": "s",
+            "dataset": "digits",
+            "evaluation": evaluation,
+            "budget": {"steps": 4, "eval_every": 2, "batch_size": 8},
+            "grid": {"loss": ["ns"], "architecture": ["sndcgan"]},
+            "hyperparameters": [{"lr": 1e-3}],
+        }
+        path.write_text(yaml.safe_dump(raw))
+        return load_study(path)
+
+    assert study({}).keep_generators == "best"
+    assert study({"keep_generators": "every"}).keep_generators == "every"
+    with pytest.raises(UserError, match="evaluation.keep_generators.*choose from: best, every"):
+        study({"keep_generators": "all"})
