@@ -13,11 +13,13 @@ from pathlib import Path
 
 from landscape.commands import (
     build_celeba,
+    evaluate,
     floor,
     plan,
     prepare_stats,
     report,
     run,
+    sample,
     smoke,
     status,
     train,
@@ -31,6 +33,8 @@ COMMANDS = {
     "plan": plan,
     "status": status,
     "report": report,
+    "evaluate": evaluate,
+    "sample": sample,
     "train": train,
     "prepare-stats": prepare_stats,
     "floor": floor,

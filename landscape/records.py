@@ -145,6 +145,20 @@ class RunFiles:
     EVAL_LOG = "evals.jsonl"  # one JSON line per evaluation
     SAMPLES = "samples"  # step_XXXXXXX.png
     WHERE = "where.jsonl"  # where it ran: one line per place (execution/where.py)
+    GENERATORS = "generators"  # G kept for later scoring and sampling (KEEP_GENERATORS)
+    BEST_GENERATOR = "best.pt"  # generators/best.pt: G at the best evaluation of its protocol
+
+
+# Which generators a run keeps (study option `evaluation.keep_generators`): `best` keeps G at
+# its best evaluation (the one defining its score) beside the latest checkpoint; `every` also
+# keeps G at each evaluation step (generators/step_XXXXXXX.pt), so every step can be scored.
+KEEP_GENERATORS = ("best", "every")
+DEFAULT_KEEP_GENERATORS = "best"
+
+
+def generator_file(step: int) -> str:
+    """The name of G kept at ``step`` under ``keep_generators: every``."""
+    return f"step_{step:07d}.pt"
 
 
 def study_copies(results: str | Path) -> list[Path]:
@@ -177,14 +191,35 @@ def is_score(value: Any) -> bool:
     )
 
 
-def best_evaluation(records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The evaluation with the lowest usable FID, step 0 included (the earliest on ties); None
-    when there is none. The run's score is its FID; the other metrics are read at its step."""
-    usable = [r for r in records if is_score(r.get("fid"))]
+def protocol_name(record: dict[str, Any]) -> str | None:
+    """The name of the protocol an evaluation record was computed under (None: not recorded)."""
+    protocol = record.get("protocol")
+    if isinstance(protocol, dict):
+        return protocol.get("name")
+    return None if protocol is None else str(protocol)
+
+
+def of_protocol(records: list[dict[str, Any]], protocol: str | None = None) -> list[dict]:
+    """The records of one protocol: ``protocol``, or by default the first record's (a run's
+    first evaluation, step 0, is under the protocol it was trained with; `landscape evaluate`
+    appends other protocols' records after it)."""
+    if not records:
+        return []
+    name = protocol_name(records[0]) if protocol is None else protocol
+    return [r for r in records if protocol_name(r) == name]
+
+
+def best_evaluation(
+    records: list[dict[str, Any]], protocol: str | None = None
+) -> dict[str, Any] | None:
+    """The evaluation with the lowest usable FID, step 0 included (the earliest on ties), among
+    those of one protocol (``of_protocol``); None when there is none. The run's score is its
+    FID; the other metrics are read at its step."""
+    usable = [r for r in of_protocol(records, protocol) if is_score(r.get("fid"))]
     return min(usable, key=lambda r: (r["fid"], r.get("step", 0))) if usable else None
 
 
-def run_score(records: list[dict[str, Any]]) -> float:
+def run_score(records: list[dict[str, Any]], protocol: str | None = None) -> float:
     """The run's score: its best FID, or SENTINEL when no evaluation had a usable one."""
-    best = best_evaluation(records)
+    best = best_evaluation(records, protocol)
     return float(best["fid"]) if best else SENTINEL

@@ -81,8 +81,13 @@ def test_scores_from_different_protocols_are_never_mixed():
     assert assert_one_protocol([a, newer]) == "digits/test/350/digits-cnn"
     with pytest.raises(ProtocolMismatchError, match="digits/test/300/digits-cnn"):
         assert_one_protocol([a, b])
-    with pytest.raises(ProtocolMismatchError):
-        run_score([a, b])
+    # a run scored again under another protocol: its best is chosen within one protocol
+    assert run_score([a, b]) == 3.0  # the first record's: the protocol it was trained with
+    assert run_score([a, b], "digits/test/300/digits-cnn") == 2.0
+    assert run_score([b, a]) == 2.0
+    same_name = {"fid": 1.0, "protocol": {**b["protocol"], "name": a["protocol"]["name"]}}
+    with pytest.raises(ProtocolMismatchError):  # one name, two settings: never mixed
+        run_score([a, same_name])
 
 
 def test_run_score_is_the_minimum_fid_including_step_0_and_ignores_diverged(tmp_path):

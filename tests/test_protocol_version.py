@@ -176,3 +176,82 @@ def test_an_upgraded_study_replaces_its_queued_older_runs_that_never_started(tmp
     assert waiting == {r.run_id for r in current} | {old[0].run_id}
     claim = queue.claim()
     assert claim is not None and claim.spec == old[0]  # resumes under its own version
+
+
+# -- issue 17.6: a run's id names what was trained, not how it is scored -------------------------
+def _study_file(tmp_path, name: str, evaluation: dict) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "same",
+                "dataset": "digits",
+                "evaluation": evaluation,
+                "budget": {"steps": 6, "eval_every": 3, "batch_size": 8},
+                "model": {"width": 0.03125, "z_dim": 8},
+                "grid": {"loss": ["ns", "hinge"], "architecture": ["sndcgan"]},
+                "hyperparameters": [{"lr": 1e-3, "n_disc": 1}],
+                "seeds": [0, 1],
+            }
+        )
+    )
+    return path
+
+
+def test_studies_differing_only_in_evaluation_plan_the_same_run_ids(tmp_path):
+    from landscape.study import grid_runs
+
+    plans = [
+        grid_runs(load_study(_study_file(tmp_path, f"s{i}", evaluation)))
+        for i, evaluation in enumerate(
+            [{}, {"samples": 350}, {"samples": 100, "extractor": "digits-cnn"}]
+        )
+    ]
+    ids = [[r.run_id for r in runs] for runs in plans]
+    assert len(ids[0]) == 4 and ids[0] == ids[1] == ids[2]
+    assert {r.eval_samples for r in plans[2]} == {100}  # the training loop's protocol is kept
+
+
+def test_ids_of_runs_evaluated_under_the_default_protocol_did_not_move():
+    # computed by the code before 17.6 (evaluation settings hashed, here at their defaults)
+    default = RunSpec(dataset="digits", architecture="sndcgan")
+    assert default.run_id == "d18e715e2c21"
+    assert replace(default, protocol_version=1).run_id == "30f89fc72feb"
+    # evaluation settings no longer count...
+    other = replace(default, eval_samples=350, extractor="digits-cnn")
+    assert other.run_id == "d18e715e2c21"
+    assert "legacy_eval_id" not in other.to_dict()  # config.json as before
+
+
+def test_runs_recorded_with_their_evaluation_in_the_id_keep_it(tmp_path):
+    """Pinned ids from the code before 17.6: a recorded run with a study's own evaluation
+    settings is found under its old id by the folder, the journal and re-planning."""
+    tiny = dict(dataset="digits", architecture="sndcgan", width=1 / 16, batch_size=16, seed=3)
+    new = RunSpec(**tiny, steps=2, eval_every=2, eval_samples=350, extractor="digits-cnn")
+    old = replace(new, legacy_eval_id=True)
+    pinned = RunSpec(dataset="digits", architecture="sndcgan", eval_samples=350)
+    assert replace(pinned, protocol_version=1, legacy_eval_id=True).run_id == "169388ad530a"
+    assert replace(pinned, extractor="digits-cnn", legacy_eval_id=True).run_id == "f6bf9046b9d8"
+    assert old.run_id != new.run_id
+    config = old.to_dict()
+    del config["legacy_eval_id"]  # as the code before 17.6 wrote config.json
+    assert RunSpec.from_record(config) == old
+    assert RunSpec.from_record(new.to_dict()) == new
+    # its folder is its own: training it again returns it, not a foreign-folder error
+    folder = tmp_path / "runs" / old.run_id
+    train(old, folder, progress=False)
+    (folder / "config.json").write_text(json.dumps(config))
+    assert train(RunSpec.from_record(config), folder, progress=False).status == "ok"
+    # re-planning the study finds it in the queue: nothing is queued twice
+    from landscape.execution.queue import Queue, default_storage
+    from landscape.train.spec import as_recorded
+
+    assert as_recorded(new, {old.run_id}) == old and as_recorded(new, set()) == new
+    study = load_study(_study_file(tmp_path, "q", {"samples": 350}))
+    from landscape.study import grid_runs
+
+    planned = grid_runs(study)
+    queue = Queue(study, default_storage(tmp_path / "results"), tmp_path / "results")
+    legacy = [replace(r, legacy_eval_id=True) for r in planned]
+    assert queue.add_grid(legacy) == (4, 0)
+    assert queue.add_grid(planned) == (0, 4)

@@ -80,12 +80,12 @@ def load_results(results_dir: str | Path) -> Results:
     runs, config_columns = _runs_frame(configs)
     evals = _evals_frame(records)
     runs["protocol"] = protocol_names(runs, evals)
-    older = apart_older_training(runs, protocols, problems)
     of_run = runs.drop_duplicates("run_id").set_index("run_id")["protocol"]
     evals["protocol"] = evals["protocol"].fillna(evals["run_id"].map(of_run))
-    if older:  # their evaluations recorded the evaluation protocol's plain name
-        apart = evals["run_id"].isin(older)
-        evals.loc[apart, "protocol"] = evals.loc[apart, "run_id"].map(of_run)
+    older = apart_older_training(runs, protocols, problems)
+    if older:  # their evaluations recorded the evaluation protocols' plain names
+        evals = _older_apart(evals, runs, older, protocols)
+    runs = with_rescored(runs, evals)
     if "protocol" not in config_columns:
         config_columns += ("protocol",)
     runs = add_scores(runs, evals, [c for c in config_columns if c not in NOT_HYPER])
@@ -93,6 +93,36 @@ def load_results(results_dir: str | Path) -> Results:
     for name in runs["protocol"].unique():
         protocols.setdefault(name, {"name": name})
     return Results(root, root.name, runs, evals, protocols, config_columns, study_yaml, problems)
+
+
+def _older_apart(
+    evals: pd.DataFrame, runs: pd.DataFrame, older: list[str], protocols: dict[str, dict]
+) -> pd.DataFrame:
+    """Evaluations of runs trained under an older training protocol, under every evaluation
+    protocol they were scored with, get that protocol's "· training v<n>" name."""
+    apart = evals["run_id"].isin(older)
+    version = runs.drop_duplicates("run_id").set_index("run_id")["protocol_version"]
+    suffix = evals.loc[apart, "run_id"].map(version).map(lambda v: f" · training v{int(v)}")
+    names = evals.loc[apart, "protocol"].astype(str) + suffix
+    for name, plain in zip(names, evals.loc[apart, "protocol"], strict=True):
+        protocols.setdefault(name, {**protocols.get(plain, {}), "name": name})
+    evals.loc[apart, "protocol"] = names
+    return evals
+
+
+def with_rescored(runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
+    """One more row per run for each protocol other than its own that it was scored under
+    (`landscape evaluate`): each protocol's scores are then read and reported apart, its own
+    best step chosen among its own evaluations only."""
+    pairs = evals[["run_id", "protocol"]].drop_duplicates()
+    own = set(zip(runs["run_id"], runs["protocol"], strict=True))
+    extra = pairs[
+        [pair not in own for pair in zip(pairs["run_id"], pairs["protocol"], strict=True)]
+    ]
+    if extra.empty:
+        return runs
+    rows = runs.drop(columns="protocol").merge(extra, on="run_id", how="inner")
+    return pd.concat([runs, rows[runs.columns]], ignore_index=True)
 
 
 def _runs_frame(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -125,7 +155,8 @@ def _evals_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     evals[FLAG] = sentinel.any(axis=1)
     evals[metrics] = evals[metrics].mask(sentinel)
     # a run resumed from a checkpoint repeats the evaluations after it: the last line wins
-    evals = evals.drop_duplicates(["run_id", "step"], keep="last")
+    # (within one protocol: `landscape evaluate` adds other protocols' lines at the same steps)
+    evals = evals.drop_duplicates(["run_id", "protocol", "step"], keep="last")
     evals = evals.sort_values(["run_id", "step"], kind="stable", ignore_index=True)
     first = ["run_id", "step", *[k for k in record_columns() if k in evals], FLAG]
     return evals[first + [c for c in evals.columns if c not in first]]

@@ -30,9 +30,12 @@ _SCORED = [s.value for s in SCORED]
 
 def add_scores(runs: pd.DataFrame, evals: pd.DataFrame, hyper: Sequence[str]) -> pd.DataFrame:
     """``runs`` plus run_scores' columns and ``setting``, sorted best first (no score last)."""
-    scored = run_scores(evals)
-    runs = runs.drop(columns=[c for c in scored if c in runs])
-    runs = runs.merge(scored, how="left", left_on="run_id", right_index=True)
+    # within each protocol: a run scored again under another one has a row per protocol
+    parts = [run_scores(g).assign(protocol=p) for p, g in evals.groupby("protocol", sort=False)]
+    scored = pd.concat(parts) if parts else run_scores(evals).assign(protocol=None)
+    scored = scored.rename_axis("run_id").reset_index()
+    runs = runs.drop(columns=[c for c in scored if c in runs and c not in ("run_id", "protocol")])
+    runs = runs.merge(scored, how="left", on=["run_id", "protocol"])
     runs["n_evals"] = runs["n_evals"].fillna(0).astype(int)
     runs["setting"] = setting_ids(runs, hyper)
     # without a score: finished runs (failed) before unfinished ones, then by run_id

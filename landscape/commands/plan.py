@@ -13,6 +13,7 @@ from landscape.execution.queue import Queue, counted, default_storage
 from landscape.records import JOURNAL
 from landscape.study import expected_runs, grid_runs, load_study, search_cells
 from landscape.study.plan import cells, run_spec
+from landscape.train.spec import as_recorded
 
 HELP = "show the runs a study would train (new vs done) without training"
 
@@ -50,6 +51,8 @@ def plan(path: Path, args: argparse.Namespace) -> None:
         queue = Queue(study, args.storage or default_storage(results), results)
     done = queue.run_ids((TrialState.COMPLETE,)) if queue else set()
     failed = queue.run_ids((TrialState.FAIL,)) if queue else set()
+    known = queue.run_ids(tuple(TrialState)) if queue else set()
+    runs = [as_recorded(r, known) for r in runs]  # ids recorded before 17.6 stay theirs
     new = [r for r in runs if r.run_id not in done | failed]
     n_failed = sum(r.run_id in failed for r in runs)
     print(f"study {study.name} on {study.dataset}: {expected_runs(study)} runs")

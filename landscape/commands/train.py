@@ -14,16 +14,19 @@ from pathlib import Path
 
 import yaml
 
-from landscape.records import RUNS_DIR, Status
+from landscape.records import DEFAULT_KEEP_GENERATORS, KEEP_GENERATORS, RUNS_DIR, Status
 from landscape.train import RunSpec, train
 
 HELP = "train a single run (resumes it if interrupted)"
+INTERNAL = ("legacy_eval_id",)  # read from recorded runs (RunSpec.from_record), never typed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="a YAML or JSON file with RunSpec fields")
     hints = typing.get_type_hints(RunSpec)
     for f in dataclasses.fields(RunSpec):
+        if f.name in INTERNAL:
+            continue
         default = f.default
         if f.default_factory is not dataclasses.MISSING:
             default = f.default_factory()
@@ -41,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=1000)
     parser.add_argument("--log-every", type=int, default=100)
     parser.add_argument("--no-eval", action="store_true", help="skip IS/FID/KID evaluations")
+    parser.add_argument(
+        "--keep-generators",
+        choices=KEEP_GENERATORS,
+        default=DEFAULT_KEEP_GENERATORS,
+        help="keep G at the best evaluation (default) or at every one",
+    )
 
 
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
@@ -48,7 +57,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
     if not isinstance(values, dict):
         raise ValueError(f"{args.config}: expected a mapping of RunSpec fields")
     for f in dataclasses.fields(RunSpec):
-        if getattr(args, f.name, None) is not None:
+        if f.name not in INTERNAL and getattr(args, f.name, None) is not None:
             values[f.name] = getattr(args, f.name)
     missing = [k for k in ("dataset", "architecture") if k not in values]
     if missing:
@@ -74,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         log_every=args.log_every,
         progress=sys.stderr.isatty(),
+        keep_generators=args.keep_generators,
     )
     print(f"{result.status}: run {result.run_id} at step {result.step} in {result.path}")
     return 130 if result.status == Status.INTERRUPTED else 0

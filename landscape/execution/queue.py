@@ -51,6 +51,7 @@ from landscape.records import AXES, PROTOCOL_VERSION, Status
 from landscape.study.plan import SearchCell, cells, search_cells, search_run, search_space
 from landscape.study.spec import StudySpec
 from landscape.train import RunSpec
+from landscape.train.spec import as_recorded
 
 HEARTBEAT_GRACE = 600.0  # default seconds without a heartbeat before a claim is stale
 GRACE_ENV = "LANDSCAPE_HEARTBEAT_GRACE"  # seconds, overriding HEARTBEAT_GRACE
@@ -135,6 +136,8 @@ class Queue:
         """Enqueue the runs no trial holds yet; returns (new, already there)."""
         with self.lock:  # a run whose trials are all void is not held by any: queued again
             trials = self.grid.get_trials(deepcopy=False)
+            ids = {t.user_attrs.get(Attr.RUN_ID) for t in trials}
+            runs = [as_recorded(r, ids) for r in runs]  # ids from before 17.6 stay theirs
             known = {t.user_attrs.get(Attr.RUN_ID) for t in trials if not is_void(t)}
             new = [r for r in runs if r.run_id not in known]
             for run in new:

@@ -110,6 +110,7 @@ class Worker:
                 checkpoint_every=self.study.checkpoint_every,
                 log_every=self.study.log_every,
                 progress=self.progress,
+                keep_generators=self.study.keep_generators,
             )
         except Exception as error:  # the run's failure, not the worker's: record it, go on
             return self.failed(claim, error)

@@ -10,7 +10,7 @@ import itertools
 from typing import Any
 
 from landscape.data import DATASETS
-from landscape.records import AXIS_DEFAULTS
+from landscape.records import AXIS_DEFAULTS, DEFAULT_KEEP_GENERATORS, KEEP_GENERATORS
 from landscape.study import validate_data as data
 from landscape.study.checks import Checker
 from landscape.study.claims import parse_claims
@@ -61,6 +61,7 @@ class Validator(Checker):
             if samples is None
             else self.number("evaluation.samples", samples, int, 2),
             extractor=ev.get("extractor"),
+            keep_generators=self.keep_generators(ev.get("keep_generators")),
             steps=steps,
             eval_every=eval_every,
             batch_size=batch_size,
@@ -79,6 +80,17 @@ class Validator(Checker):
             targets=targets,
             claims=parse_claims(raw.get("claims"), self.fail, grid),
         )
+
+    def keep_generators(self, value: Any) -> str:
+        if value is None:
+            return DEFAULT_KEEP_GENERATORS
+        if value not in KEEP_GENERATORS:
+            self.fail(
+                "evaluation.keep_generators",
+                f"{value!r} is not a choice; choose from: {', '.join(KEEP_GENERATORS)} (best: G "
+                f"at each run's best evaluation; every: also G at every evaluation step)",
+            )
+        return value
 
     def grid(self, grid: Any, optional: bool = False) -> dict[str, tuple[str, ...]]:
         if grid is None and optional:  # a study of explicit target runs only

@@ -151,3 +151,27 @@ def load_checkpoint(
     payload = read_checkpoint(path, modules, device)
     restore(payload, modules)
     return payload
+
+
+def save_generator(path: Path, G: nn.Module, *, step: int, extra: dict[str, Any]) -> None:
+    """Keep G's weights and buffers (batch-norm statistics included: G is scored in eval mode)
+    at ``step``, written like a checkpoint (temporary file, fsync, rename), so a kept
+    generator is always whole."""
+    buffer = io.BytesIO()
+    torch.save({"step": step, "G": G.state_dict(), **extra}, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temp:
+        temp.write_bytes(buffer.getvalue())
+
+
+def load_generator(path: Path, G: nn.Module, device: torch.device | str = "cpu") -> dict:
+    """Load a kept generator (``save_generator``) or a checkpoint's G into ``G``; returns the
+    payload (``step`` and what was kept with it)."""
+    try:
+        payload = torch.load(path, map_location=device, weights_only=False)
+    except Exception as error:
+        raise CheckpointUnreadable(f"{path} cannot be read ({error})") from error
+    if not isinstance(payload, dict) or "G" not in payload or "step" not in payload:
+        raise CheckpointUnreadable(f"{path} holds no generator")
+    G.load_state_dict(payload["G"])
+    return payload

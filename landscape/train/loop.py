@@ -25,17 +25,30 @@ import torch
 from tqdm import tqdm
 
 from landscape.data import ImageData, load, to_unit_range
-from landscape.records import Status
+from landscape.records import (
+    DEFAULT_KEEP_GENERATORS,
+    KEEP_GENERATORS,
+    Status,
+    best_evaluation,
+    protocol_name,
+)
 from landscape.train.batches import BatchStream
 from landscape.train.checkpoint import (
     resume,
     rng_state,
     save_checkpoint,
+    save_generator,
     seed_everything,
     set_rng_state,
 )
 from landscape.train.precision import float32_mode
-from landscape.train.records import ForeignRunFolder, RunFolder, append_jsonl, write_json
+from landscape.train.records import (
+    ForeignRunFolder,
+    RunFolder,
+    append_jsonl,
+    read_jsonl,
+    write_json,
+)
 from landscape.train.samples import save_sample_grid
 from landscape.train.schedule import Clock, Schedule
 from landscape.train.spec import RunSpec
@@ -75,11 +88,18 @@ def train(
     progress: bool = True,
     channels_last: bool = False,
     compile: bool = False,
+    keep_generators: str = DEFAULT_KEEP_GENERATORS,
 ) -> RunResult:
     """Train ``spec`` in ``run_dir``; resumes an interrupted run, returns a finished one at once.
 
     ``channels_last`` and ``compile`` (``torch.compile``) change speed, not the run (they are
-    not part of its id); bench/train_step.py measures what they buy on a device."""
+    not part of its id); bench/train_step.py measures what they buy on a device.
+    ``keep_generators`` (records.KEEP_GENERATORS): G is kept at its best evaluation
+    (``generators/best.pt``), and with ``every`` at each evaluation too."""
+    if keep_generators not in KEEP_GENERATORS:
+        raise ValueError(
+            f"keep_generators = {keep_generators!r}; choose from: {', '.join(KEEP_GENERATORS)}"
+        )
     # 1. The folder: another run's is refused untouched; a finished run is returned as it is.
     folder = RunFolder(Path(run_dir))
     _check_same_run(folder, spec)
@@ -127,11 +147,12 @@ def train(
         log_every=log_every,
         sync_every=1 if device.type == "cpu" else log_every,  # a GPU sync every step is slow
     )
+    keep = _Keep(keep_generators, [data.channels, data.resolution, data.resolution])
     first_bad = torch.tensor(-1, device=device)  # 1-based step of the first non-finite output
     bar = _progress_bar(spec, start, progress)
     with float32_mode(spec.precision), _stop_requests() as stop, bar:
         if start == 0:
-            _evaluate(folder, G, evaluate, 0, clock)
+            _evaluate(folder, G, evaluate, 0, clock, keep)
         for step in range(start, spec.steps):
             if stop.is_set():
                 _checkpoint(folder, state, batches, step, clock)
@@ -146,7 +167,7 @@ def train(
             if schedule.logs(done):
                 _log(folder, bar, out, done, clock())
             if schedule.evaluates(done):
-                _evaluate(folder, G, evaluate, done, clock)
+                _evaluate(folder, G, evaluate, done, clock, keep)
             if schedule.checkpoints(done):
                 _checkpoint(folder, state, batches, done, clock)
     return _finish(spec, folder, Status.OK, spec.steps, None, clock(), note)
@@ -182,16 +203,43 @@ def _checkpoint(
 
 
 def _evaluate(
-    folder: RunFolder, G: Generator, evaluate: EvalHook | None, step: int, clock: Clock
+    folder: RunFolder,
+    G: Generator,
+    evaluate: EvalHook | None,
+    step: int,
+    clock: Clock,
+    keep: _Keep,
 ) -> None:
-    """A sample grid and the scores at ``step``, without moving the training RNG streams."""
+    """A sample grid and the scores at ``step``, without moving the training RNG streams; G is
+    kept when this is its best evaluation so far (or at every one, as asked)."""
     started, time_at = time.monotonic(), clock()
     with _rng_preserved():
         save_sample_grid(G, folder.samples / f"step_{step:07d}.png")
         scores = evaluate(G) if evaluate else {}
     seconds = round(time.monotonic() - started, 3)
-    record = {"step": step, "time": time_at, "eval_seconds": seconds}
-    append_jsonl(folder.eval_log, {**record, **scores})
+    record = {"step": step, "time": time_at, "eval_seconds": seconds, **scores}
+    append_jsonl(folder.eval_log, record)
+    _keep_generator(folder, G, record, keep)
+
+
+@dataclass(frozen=True)
+class _Keep:
+    which: str  # records.KEEP_GENERATORS
+    image_shape: list[int]  # C, H, W: G is rebuilt from the file without loading the data
+
+
+def _keep_generator(folder: RunFolder, G: Generator, record: dict, keep: _Keep) -> None:
+    """G at this evaluation, written after its record: ``best.pt`` when the record is now the
+    best of its protocol (the earliest on ties, as the score rule says), and under ``every`` a
+    file per step. A run resumed past its best step keeps the best.pt written then."""
+    step = record["step"]
+    extra = {"fid": record.get("fid"), "protocol": protocol_name(record)}
+    extra["image_shape"] = keep.image_shape
+    if keep.which == "every":
+        save_generator(folder.generator_at(step), G, step=step, extra=extra)
+    best = best_evaluation(read_jsonl(folder.eval_log), protocol_name(record))
+    if best is not None and best["step"] == step:
+        save_generator(folder.best_generator, G, step=step, extra=extra)
 
 
 def _progress_bar(spec: RunSpec, start: int, progress: bool) -> tqdm:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from landscape.atomic import atomic_write_bytes
-from landscape.records import SCORED, RunFiles
+from landscape.records import SCORED, RunFiles, generator_file, protocol_name
 
 
 class ForeignRunFolder(ValueError):
@@ -35,20 +35,22 @@ def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a log, keeping the last line per step: a run resumed from a checkpoint
-    repeats the steps after it, and the repeated lines supersede the earlier ones. A torn last
-    line (the process was killed mid-write) is skipped."""
+    """The records of a log, keeping the last line per step and protocol: a run resumed from a
+    checkpoint repeats the steps after it, and the repeated lines supersede the earlier ones;
+    an evaluation under another protocol (`landscape evaluate`) never does. Sorted by step,
+    protocols in the order they first appear. A torn last line (the process was killed
+    mid-write) is skipped."""
     path = Path(path)
     if not path.exists():
         return []
-    by_step: dict[int, dict[str, Any]] = {}
+    latest: dict[tuple[int, str | None], dict[str, Any]] = {}
     for line in path.read_text().splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
-        by_step[record["step"]] = record
-    return [by_step[s] for s in sorted(by_step)]
+        latest[(record["step"], protocol_name(record))] = record
+    return sorted(latest.values(), key=lambda r: r["step"])  # stable: first-seen protocol first
 
 
 class RunFolder:
@@ -62,6 +64,12 @@ class RunFolder:
         self.train_log = self.path / RunFiles.TRAIN_LOG
         self.eval_log = self.path / RunFiles.EVAL_LOG
         self.samples = self.path / RunFiles.SAMPLES
+        self.generators = self.path / RunFiles.GENERATORS
+        self.best_generator = self.generators / RunFiles.BEST_GENERATOR
+
+    def generator_at(self, step: int) -> Path:
+        """G kept at ``step`` (``keep_generators: every``)."""
+        return self.generators / generator_file(step)
 
     def status(self) -> dict[str, Any] | None:
         return read_json(self.status_file)

@@ -2,7 +2,9 @@
 
 A ``RunSpec`` is frozen and fully resolved (no "use the default" placeholders), so its hash,
 the ``run_id``, names the run: the same run always gets the same id, and changing anything
-that changes what is trained or how it is scored gives a new id.
+that changes what is trained gives a new id. How it is scored does not (issue 17.6): the
+evaluation settings say which protocol the training loop evaluates under, and evaluations under
+other protocols attach to the same run (``landscape evaluate``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import inspect
 import json
 import math
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -21,6 +24,11 @@ from landscape.variants import ARCHITECTURES, LOSSES, NORMALIZATIONS, PENALTIES
 
 # Fields that label a run without changing it; they are not part of the run_id.
 LABELS = ("study", "origin")
+# How a run is scored, not what is trained: hashed at their old defaults (None), so the ids of
+# runs evaluated under the default protocol did not move when evaluation left the id, and two
+# studies that differ only here plan the same runs. A run recorded before, with other values,
+# keeps the id it was given (``legacy_eval_id``, found by ``from_record`` and ``as_recorded``).
+EVALUATION = ("eval_samples", "extractor")
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class RunSpec:
     protocol_version: int = PROTOCOL_VERSION  # how it is trained (PROTOCOL_CHANGES)
     study: str = ""
     origin: str = ""
+    legacy_eval_id: bool = False  # hash the evaluation settings as ids did before 17.6
 
     def __post_init__(self) -> None:
         if self.penalty_weight is None:
@@ -62,6 +71,9 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         identity = {k: v for k, v in asdict(self).items() if k not in LABELS}
+        del identity["legacy_eval_id"]
+        if not self.legacy_eval_id:
+            identity.update(dict.fromkeys(EVALUATION))
         # where the data come from is not which data they are
         identity["data_options"] = {k: v for k, v in self.data_options.items() if k != "download"}
         if not self.penalty_kwargs:  # added later: run_ids from before it stay the same
@@ -73,13 +85,22 @@ class RunSpec:
         data = {"run_id": self.run_id, **asdict(self)}
         if not self.penalty_kwargs:  # config.json as before the field existed
             del data["penalty_kwargs"]
+        if not self.legacy_eval_id:
+            del data["legacy_eval_id"]
         return data
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> RunSpec:
         """A spec as a run folder or a study's journal recorded it: one recorded before the
-        version was written down was trained under version 1."""
-        return cls.from_dict({"protocol_version": 1, **data})
+        version was written down was trained under version 1; one whose recorded id hashed
+        its evaluation settings keeps that id."""
+        spec = cls.from_dict({"protocol_version": 1, **data})
+        recorded = data.get("run_id")
+        if recorded and recorded != spec.run_id:
+            legacy = replace(spec, legacy_eval_id=True)
+            if legacy.run_id == recorded:
+                return legacy
+        return spec
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -94,6 +115,15 @@ class RunSpec:
 
     def with_(self, **changes: Any) -> RunSpec:
         return replace(self, **changes)
+
+
+def as_recorded(run: RunSpec, known: Collection[str]) -> RunSpec:
+    """``run``, or its twin recorded before evaluation left the id when ``known`` (the ids a
+    queue or a results folder holds) has that one: re-planning an old study finds its runs."""
+    if run.legacy_eval_id or run.run_id in known:
+        return run
+    legacy = replace(run, legacy_eval_id=True)
+    return legacy if legacy.run_id in known else run
 
 
 def validate(spec: RunSpec) -> None:
