@@ -18,6 +18,7 @@ from landscape.commands import (
     prepare_stats,
     report,
     run,
+    slurm,
     smoke,
     status,
     train,
@@ -28,6 +29,7 @@ from landscape.errors import UserError
 COMMANDS = {
     "run": run,
     "worker": worker,
+    "slurm": slurm,
     "plan": plan,
     "status": status,
     "report": report,

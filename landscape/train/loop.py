@@ -4,7 +4,8 @@
 the update), open the run (config, resume), step. What one step does is ``GanUpdate``
 (update.py); when the loop evaluates, logs and checkpoints is ``Schedule`` (schedule.py):
 evaluations at step 0, every ``eval_every`` D steps and at the end, checkpoints every
-``checkpoint_every`` steps and when SIGTERM or SIGINT arrives. NaN or inf ends the run as
+``checkpoint_every`` steps and when a stop is asked for (SIGTERM or SIGINT, or the caller's
+``stop`` event: a worker owns its signals, execution/signals.py). NaN or inf ends the run as
 ``diverged``: a result, not an exception.
 """
 
@@ -75,11 +76,14 @@ def train(
     progress: bool = True,
     channels_last: bool = False,
     compile: bool = False,
+    stop: threading.Event | None = None,
 ) -> RunResult:
     """Train ``spec`` in ``run_dir``; resumes an interrupted run, returns a finished one at once.
 
     ``channels_last`` and ``compile`` (``torch.compile``) change speed, not the run (they are
-    not part of its id); bench/train_step.py measures what they buy on a device."""
+    not part of its id); bench/train_step.py measures what they buy on a device. ``stop``, when
+    given, is the caller's: once set, the run checkpoints at the current step and returns as
+    interrupted (the caller then handles the signals); without it SIGTERM / SIGINT do that."""
     # 1. The folder: another run's is refused untouched; a finished run is returned as it is.
     folder = RunFolder(Path(run_dir))
     _check_same_run(folder, spec)
@@ -129,7 +133,7 @@ def train(
     )
     first_bad = torch.tensor(-1, device=device)  # 1-based step of the first non-finite output
     bar = _progress_bar(spec, start, progress)
-    with float32_mode(spec.precision), _stop_requests() as stop, bar:
+    with float32_mode(spec.precision), _stop_requests(stop) as stop, bar:
         if start == 0:
             _evaluate(folder, G, evaluate, 0, clock)
         for step in range(start, spec.steps):
@@ -282,8 +286,12 @@ def _rng_preserved():
 
 
 @contextmanager
-def _stop_requests():
-    """SIGTERM / SIGINT set an event the loop checks between steps (it then checkpoints)."""
+def _stop_requests(given: threading.Event | None = None):
+    """SIGTERM / SIGINT set an event the loop checks between steps (it then checkpoints); a
+    caller's event is used as it is, and the signals are left to the caller."""
+    if given is not None:
+        yield given
+        return
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
