@@ -16,7 +16,9 @@ script: Slurm signals the batch shell only, and SIGKILLs the rest of the job's c
 
 from __future__ import annotations
 
+import getpass
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -106,6 +108,8 @@ class SlurmCluster:
             "\n".join(
                 [
                     "ClusterName=landscape-test",
+                    # job ids of their own: cgroups are named after them, per machine
+                    f"FirstJobId={random.randrange(10_000, 1_000_000)}",
                     f"SlurmctldHost={self.node}(127.0.0.1)",
                     f"SlurmctldPort={_free_port()}",
                     f"SlurmdPort={_free_port()}",
@@ -208,6 +212,18 @@ class SlurmCluster:
         return path.read_text() if path.exists() else ""
 
     def stop(self) -> None:
+        """Cancel every job left (their workers checkpoint and exit), then stop the daemons."""
+        if "slurmctld" in self.pids:
+            env = self.env()
+            subprocess.run(["scancel", "--user", getpass.getuser()], env=env, capture_output=True)
+            deadline = time.monotonic() + KILL_WAIT + 10
+            while time.monotonic() < deadline:
+                left = subprocess.run(
+                    ["squeue", "--noheader"], env=env, capture_output=True, text=True
+                )
+                if left.returncode != 0 or not left.stdout.strip():
+                    break
+                time.sleep(0.5)
         for daemon in ("slurmd", "slurmctld", "munged"):
             pid_file = self.pids.get(daemon)
             if pid_file is None or not pid_file.exists():

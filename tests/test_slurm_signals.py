@@ -24,14 +24,36 @@ from landscape.study import load_study
 from landscape.study.plan import grid_runs
 
 STEPS = 60
+SLOW_LOSS = '''
+import os
+import time
+
+from landscape import LOSSES
+
+PAUSE = float(os.environ.get("SLOW_LOSS_SECONDS", "0.01"))  # per call: two calls a step
+
+
+@LOSSES.register("ns_slowly")
+def ns_slowly(real, fake):
+    """ns, a few milliseconds slower: a run lasts long enough to be stopped half way on a fast
+    machine too. Its results are ns's, bit for bit."""
+    time.sleep(PAUSE)
+    return LOSSES["ns"](real, fake)
+'''
 # One run; no periodic checkpoint before the end, so a resume can only start from the
 # checkpoint the stop wrote (or from step 0, which the test would see as steps trained twice).
 ONE_RUN = {
     **TINY,
+    "plugins": ["slow_loss.py"],
     "budget": {**TINY["budget"], "steps": STEPS, "eval_every": 30, "checkpoint_every": 10_000},
-    "grid": {**TINY["grid"], "loss": ["ns"]},
+    "grid": {**TINY["grid"], "loss": ["ns_slowly"]},
     "seeds": [0],
 }
+
+
+def write_slow_study(folder: Path, data: dict) -> Path:
+    (folder / "slow_loss.py").write_text(SLOW_LOSS)
+    return write_study(folder, data)
 
 
 def test_the_signal_table():
@@ -85,7 +107,7 @@ def worker(path: Path, root: Path, env: dict[str, str]) -> subprocess.Popen:
 def uninterrupted(tmp_path_factory) -> Path:
     """The run trained in one go, by a worker: the reference a stopped run must equal."""
     root = tmp_path_factory.mktemp("uninterrupted")
-    path = write_study(root, ONE_RUN)
+    path = write_slow_study(root, ONE_RUN)
     study = load_study(path)
     Queue(study, default_storage(root / "tiny"), root / "tiny").add_grid(grid_runs(study))
     proc = worker(path, root, dict(os.environ))
@@ -99,7 +121,7 @@ def uninterrupted(tmp_path_factory) -> Path:
 def test_a_stopped_worker_checkpoints_gives_the_run_back_and_the_run_ends_bit_identical(
     tmp_path, uninterrupted, signum
 ):
-    path = write_study(tmp_path, ONE_RUN)
+    path = write_slow_study(tmp_path, ONE_RUN)
     study = load_study(path)
     results = tmp_path / "tiny"
     queue = Queue(study, default_storage(results), results)
