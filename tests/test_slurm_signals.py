@@ -103,29 +103,40 @@ def worker(path: Path, root: Path, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
 
 
+def queue_only(path: Path, root: Path) -> None:
+    """`landscape run --workers 0`: in a process of its own, so that loading the study's plugin
+    registers nothing in this one."""
+    done = subprocess.run(
+        [*CLI, "run", str(path), "--workers", "0", "--results", str(root)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> Path:
     """The run trained in one go, by a worker: the reference a stopped run must equal."""
     root = tmp_path_factory.mktemp("uninterrupted")
     path = write_slow_study(root, ONE_RUN)
-    study = load_study(path)
-    Queue(study, default_storage(root / "tiny"), root / "tiny").add_grid(grid_runs(study))
+    queue_only(path, root)
     proc = worker(path, root, dict(os.environ))
-    assert proc.wait(timeout=600) == 0, proc.stderr.read()
-    (run,) = grid_runs(study)
-    return root / "tiny" / "runs" / run.run_id
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    (folder,) = [p for p in (root / "tiny" / "runs").iterdir() if not p.name.startswith(".")]
+    return folder
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR2])
 def test_a_stopped_worker_checkpoints_gives_the_run_back_and_the_run_ends_bit_identical(
-    tmp_path, uninterrupted, signum
+    tmp_path, uninterrupted, signum, restore_registries
 ):
     path = write_slow_study(tmp_path, ONE_RUN)
-    study = load_study(path)
+    queue_only(path, tmp_path)
+    study = load_study(path)  # registers the plugin's loss here: restore_registries undoes it
     results = tmp_path / "tiny"
     queue = Queue(study, default_storage(results), results)
-    queue.add_grid(grid_runs(study))
     (run,) = grid_runs(study)
     folder = results / "runs" / run.run_id
     env, calls = fake_scontrol(tmp_path)
@@ -153,7 +164,8 @@ def test_a_stopped_worker_checkpoints_gives_the_run_back_and_the_run_ends_bit_id
         assert not calls.exists()
 
     finish = worker(path, tmp_path, dict(os.environ))
-    assert finish.wait(timeout=600) == 0, finish.stderr.read()
+    _, err = finish.communicate(timeout=600)
+    assert finish.returncode == 0, err
     assert raw_steps(folder) == list(range(1, STEPS + 1))  # resumed at its stop, nothing twice
     assert json.loads((folder / RunFiles.STATUS).read_text())["status"] == Status.OK
     ours = torch.load(folder / RunFiles.CHECKPOINT, weights_only=False)
@@ -166,3 +178,25 @@ def test_a_stopped_worker_checkpoints_gives_the_run_back_and_the_run_ends_bit_id
         for f in (folder, uninterrupted)
     ]
     assert fids[0] == fids[1] and len(fids[0]) == 3  # steps 0, 30 and 60
+
+
+def test_the_loop_stops_on_its_callers_event_and_leaves_the_signals_to_the_caller(tmp_path):
+    import threading
+
+    from test_train import TINY as ONE_SPEC
+
+    from landscape.train import RunSpec, train
+
+    stop, handlers = threading.Event(), []
+
+    def evaluate(G):
+        handlers.append(signal.getsignal(signal.SIGTERM))
+        if len(handlers) == 2:  # the evaluation at step 4
+            stop.set()
+        return {}
+
+    spec = RunSpec(**ONE_SPEC)
+    result = train(spec, tmp_path, evaluate=evaluate, stop=stop, log_every=1, progress=False)
+    assert result.status == Status.INTERRUPTED and result.step == spec.eval_every
+    assert torch.load(tmp_path / RunFiles.CHECKPOINT, weights_only=False)["step"] == 4
+    assert handlers == [signal.SIG_DFL, signal.SIG_DFL]  # the loop installed none of its own
