@@ -128,7 +128,7 @@ def uninterrupted(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR2])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR2], ids=["SIGTERM", "SIGUSR2"])
 def test_a_stopped_worker_checkpoints_gives_the_run_back_and_the_run_ends_bit_identical(
     tmp_path, uninterrupted, signum, restore_registries
 ):
