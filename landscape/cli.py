@@ -20,6 +20,7 @@ from landscape.commands import (
     report,
     run,
     sample,
+    slurm,
     smoke,
     status,
     train,
@@ -30,6 +31,7 @@ from landscape.errors import UserError
 COMMANDS = {
     "run": run,
     "worker": worker,
+    "slurm": slurm,
     "plan": plan,
     "status": status,
     "report": report,

@@ -2,6 +2,9 @@
 
 Start any number of these, on any machines that reach the storage (e.g. PostgreSQL), each
 with its own GPU: ``CUDA_VISIBLE_DEVICES=0 landscape worker study.yaml --storage URL``.
+SIGTERM or SIGINT: the run in training checkpoints at its current step and goes back to the
+queue, and the worker exits. SIGUSR2 (a Slurm time-limit warning, ``--signal=B:USR2@300``):
+the same, and the worker then requeues its own Slurm job (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from landscape.execution import Worker, results_dir
 from landscape.execution.queue import default_storage
 from landscape.execution.runner import CANNOT_RUN
+from landscape.execution.signals import requeue_slurm_job, stop_requests
 from landscape.execution.storage import check_url
 from landscape.execution.worker import WorkerCannotRun
 from landscape.study import load_study
@@ -46,18 +50,28 @@ def run(args: argparse.Namespace) -> int:
     study = load_study(args.study)
     results = results_dir(study, args.results)
     storage = args.storage or default_storage(results)
-    worker = Worker(
-        study,
-        results,
-        storage,
-        device=args.device,
-        max_retries=args.max_retries,
-        progress=sys.stderr.isatty(),
-    )
-    try:
-        taken = worker.run(args.max_runs)
-    except WorkerCannotRun as error:
-        print(f"landscape worker: cannot train here: {error}", file=sys.stderr)
-        return CANNOT_RUN
-    print(f"worker {os.getpid()}: {taken} run(s) taken", file=sys.stderr)
+    with stop_requests() as stop:
+        worker = Worker(
+            study,
+            results,
+            storage,
+            device=args.device,
+            max_retries=args.max_retries,
+            progress=sys.stderr.isatty(),
+            stop=stop.event,
+        )
+        try:
+            taken = worker.run(args.max_runs)
+        except WorkerCannotRun as error:
+            print(f"landscape worker: cannot train here: {error}", file=sys.stderr)
+            return CANNOT_RUN
+        print(f"worker {os.getpid()}: {taken} run(s) taken", file=sys.stderr)
+        if stop.event.is_set():
+            print(
+                f"worker {os.getpid()}: stopped on {stop.describe()}; the run it was training "
+                f"(if any) was checkpointed and put back in the queue",
+                file=sys.stderr,
+            )
+        if stop.requeue:  # still handling signals: the requeue's own SIGTERM is expected
+            print(f"worker {os.getpid()}: {requeue_slurm_job()}", file=sys.stderr, flush=True)
     return 0

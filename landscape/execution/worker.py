@@ -3,7 +3,9 @@
 Any number of workers, on any number of machines, can share one storage. A run is trained by
 one worker at a time (the claim, and a lock file beside the run folder); a finished run folder
 is never trained again; a run that raises is retried ``max_retries`` times, then recorded as
-failed with its error; a diverged run is a result.
+failed with its error; a diverged run is a result. Once ``stop`` is set (a signal:
+execution/signals.py), the run in training checkpoints at its current step, its claim is given
+back at once, and no further run is taken.
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ class Worker:
         device: str | None = None,
         max_retries: int = 2,
         progress: bool = False,
+        stop: threading.Event | None = None,
     ) -> None:
         self.study, self.results = study, Path(results).absolute()
+        self.stop = stop  # None: the training loop handles SIGTERM / SIGINT itself
         self.queue = Queue(study, storage_url, results)
         self.device, self.max_retries, self.progress = device, max_retries, progress
         self._data: dict[str, ImageData] = {}
@@ -64,7 +68,7 @@ class Worker:
     def run(self, max_runs: int | None = None) -> int:
         """Train runs until the queue is empty (or ``max_runs``); returns how many were taken."""
         taken = 0
-        while max_runs is None or taken < max_runs:
+        while (max_runs is None or taken < max_runs) and not self.stopping():
             claim = self.queue.claim()
             if claim is None:
                 break
@@ -97,6 +101,10 @@ class Worker:
         except Exception as error:  # the run's own options do not load: its failure, not ours
             lock.release()
             return self.failed(claim, error)
+        if self.stopping():  # asked to stop while the data or the extractor loaded
+            lock.release()
+            self.queue.release(claim, "interrupted before it started")
+            return Status.INTERRUPTED
         beat = _Heartbeat(self.queue, claim, run_dir(self.results, spec.run_id))
         try:
             record_place(run_dir(self.results, spec.run_id), spec.run_id, pick_device(self.device))
@@ -111,6 +119,7 @@ class Worker:
                 log_every=self.study.log_every,
                 progress=self.progress,
                 keep_generators=self.study.keep_generators,
+                stop=self.stop,
             )
         except Exception as error:  # the run's failure, not the worker's: record it, go on
             return self.failed(claim, error)
@@ -122,6 +131,9 @@ class Worker:
             return result.status
         self.record(claim, result.status, result.diverged_at)
         return result.status
+
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
 
     def record(self, claim: Lease, status: str, diverged_at: int | None) -> None:
         evals = read_jsonl(run_dir(self.results, claim.spec.run_id) / RunFiles.EVAL_LOG)

@@ -4,7 +4,8 @@
 the update), open the run (config, resume), step. What one step does is ``GanUpdate``
 (update.py); when the loop evaluates, logs and checkpoints is ``Schedule`` (schedule.py):
 evaluations at step 0, every ``eval_every`` D steps and at the end, checkpoints every
-``checkpoint_every`` steps and when SIGTERM or SIGINT arrives. NaN or inf ends the run as
+``checkpoint_every`` steps and when a stop is asked for (SIGTERM or SIGINT, or the caller's
+``stop`` event: a worker owns its signals, execution/signals.py). NaN or inf ends the run as
 ``diverged``: a result, not an exception.
 """
 
@@ -89,13 +90,16 @@ def train(
     channels_last: bool = False,
     compile: bool = False,
     keep_generators: str = DEFAULT_KEEP_GENERATORS,
+    stop: threading.Event | None = None,
 ) -> RunResult:
     """Train ``spec`` in ``run_dir``; resumes an interrupted run, returns a finished one at once.
 
     ``channels_last`` and ``compile`` (``torch.compile``) change speed, not the run (they are
     not part of its id); bench/train_step.py measures what they buy on a device.
     ``keep_generators`` (records.KEEP_GENERATORS): G is kept at its best evaluation
-    (``generators/best.pt``), and with ``every`` at each evaluation too."""
+    (``generators/best.pt``), and with ``every`` at each evaluation too. ``stop``, when given,
+    is the caller's: once set, the run checkpoints at the current step and returns as
+    interrupted (the caller then handles the signals); without it SIGTERM / SIGINT do that."""
     if keep_generators not in KEEP_GENERATORS:
         raise ValueError(
             f"keep_generators = {keep_generators!r}; choose from: {', '.join(KEEP_GENERATORS)}"
@@ -150,7 +154,7 @@ def train(
     keep = _Keep(keep_generators, [data.channels, data.resolution, data.resolution])
     first_bad = torch.tensor(-1, device=device)  # 1-based step of the first non-finite output
     bar = _progress_bar(spec, start, progress)
-    with float32_mode(spec.precision), _stop_requests() as stop, bar:
+    with float32_mode(spec.precision), _stop_requests(stop) as stop, bar:
         if start == 0:
             _evaluate(folder, G, evaluate, 0, clock, keep)
         for step in range(start, spec.steps):
@@ -330,8 +334,12 @@ def _rng_preserved():
 
 
 @contextmanager
-def _stop_requests():
-    """SIGTERM / SIGINT set an event the loop checks between steps (it then checkpoints)."""
+def _stop_requests(given: threading.Event | None = None):
+    """SIGTERM / SIGINT set an event the loop checks between steps (it then checkpoints); a
+    caller's event is used as it is, and the signals are left to the caller."""
+    if given is not None:
+        yield given
+        return
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
