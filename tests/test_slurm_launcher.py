@@ -14,10 +14,10 @@ from test_study_run import CLI, TINY, write_study
 from landscape.execution.slurm import (
     SbatchOptions,
     new_script,
-    redacted,
     storage_note,
     worker_script,
 )
+from landscape.execution.storage import redact
 from landscape.records import CLAIMS_JSON, JOURNAL, STUDY_COPY
 from landscape.study import load_study
 
@@ -92,8 +92,8 @@ def test_a_script_is_never_overwritten(tmp_path):
 
 
 def test_passwords_are_redacted():
-    assert redacted(URL) == "postgresql+psycopg://me:***@db-host:5432/landscape"
-    assert redacted("journal:/x/optuna.journal") == "journal:/x/optuna.journal"
+    assert redact(URL) == "postgresql+psycopg://me:***@db-host:5432/landscape"
+    assert redact("journal:/x/optuna.journal") == "journal:/x/optuna.journal"
 
 
 def test_without_sbatch_nothing_is_queued_and_the_message_says_where_to_run(tmp_path):

@@ -21,7 +21,6 @@ from landscape.execution import results_dir, run_study
 from landscape.execution.slurm import (
     LOGS,
     SLURM_DIR,
-    STORAGE_ENV,
     WARNING_SECONDS,
     SbatchOptions,
     check_sbatch,
@@ -33,7 +32,7 @@ from landscape.execution.slurm import (
     submit,
     worker_script,
 )
-from landscape.execution.storage import check_url
+from landscape.execution.storage import STORAGE_ENV, check_url
 from landscape.study import load_study
 
 HELP = "run a study on a Slurm cluster as a job array of workers"

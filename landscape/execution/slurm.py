@@ -27,13 +27,13 @@ from pathlib import Path
 
 from landscape.errors import UserError
 from landscape.execution.signals import REQUEUE
+from landscape.execution.storage import STORAGE_ENV, redact
 from landscape.study.spec import StudySpec
 
 SLURM_DIR = "slurm"  # results/<study>/slurm/: the scripts submitted, their job ids, the logs
 LOGS = "logs"  # slurm/logs/<array job>_<task>.out, appended across requeues
 SUBMITTED = "submitted.jsonl"  # one line per submission: script, job id, workers, time
 SCRIPT_PREFIX = "workers-"
-STORAGE_ENV = "LANDSCAPE_STORAGE"  # a storage URL; passed through sbatch's environment
 WARNING_SECONDS = 300  # the time-limit warning comes this early: one evaluation + a checkpoint
 STAGED_ENV = ("LANDSCAPE_DATA", "LANDSCAPE_CACHE", "TORCH_HOME")  # resolved on the login node
 
@@ -156,20 +156,7 @@ def storage_note(url: str | None) -> str:
     """How the script's workers find the storage, without the password."""
     if not url:
         return "the journal in the results folder (no --storage)"
-    return f"${STORAGE_ENV} from sbatch's environment: {redacted(url)} (never written here)"
-
-
-def redacted(url: str) -> str:
-    """A storage URL with its password replaced by ***."""
-    if "://" not in url:
-        return url
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a database URL after all: show its scheme and host part only
-        scheme, _, rest = url.partition("://")
-        return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else url
+    return f"${STORAGE_ENV} from sbatch's environment: {redact(url)} (never written here)"
 
 
 def new_script(folder: Path, text: str) -> Path:
