@@ -254,3 +254,20 @@ def test_top5_and_comparisons_csvs_count_settings_and_every_finished_grid_run(st
     assert set(runs["status"]) >= {"diverged", "failed"}
     html = (study / "report.html").read_text()
     assert '<table id="comparisons-' in html and "forest_" in html
+
+
+def test_a_report_mid_study_before_any_run_finished(tmp_path):
+    """The recipe's `landscape report` while every run is still training: a partial report with
+    empty tables, not a crash (an empty leaderboard once lacked its columns)."""
+    from planned_results import planned_study
+
+    from landscape.records import Status
+
+    quickstart = Path(__file__).resolve().parents[1] / "studies" / "quickstart.yaml"
+    root = tmp_path / "quickstart"
+    _, specs = planned_study(quickstart, root, lambda spec: (Status.RUNNING, 50.0), trials=1)
+    write_report(root)
+    text = re.sub(r"<[^>]+>", " ", (root / "report.html").read_text())
+    assert f"{len(specs)} runs recorded, 0 finished" in re.sub(r"\s+", " ", text)
+    assert "Partial report" in text
+    assert (root / "leaderboard.csv").read_text().count("\n") == 1  # the header, no row

@@ -73,14 +73,33 @@ def leaderboard(
     return table.drop(columns=["_vb", "_few"]).reset_index(drop=True)
 
 
+# The columns of variant_summary besides the variant's keys and the other scores' medians.
+SUMMARY_COLUMNS = (
+    "n_settings",
+    "n_runs",
+    "n_diverged",
+    "n_failed",
+    "divergence_rate",
+    "setting",
+    "fid_median",
+    "fid_q25",
+    "fid_q75",
+    "best_n_seeds",
+    "top5_median",
+    "best_run_fid",
+)
+
+
 def variant_summary(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     """One row per variant: its runs and divergence, its best setting (median and quartiles
     over seeds, and the other scores' seed medians, e.g. ``is_median``), the median of its
     top-5% settings (seed medians, top.py) and its best single run. ``board`` is
     ``leaderboard(runs)``."""
     keys = variant_columns(board)
-    if board.empty:
-        return pd.DataFrame(columns=[*keys, "n_settings", "n_runs"])
+    medians = [median_column(c) for c in metric_columns() if c != RANK]
+    medians = [c for c in medians if c in board]
+    if board.empty:  # mid-study, nothing finished yet: every column, no row
+        return pd.DataFrame(columns=[*keys, *SUMMARY_COLUMNS, *medians])
     groups = board.groupby(keys, sort=False, dropna=False)
     summary = pd.DataFrame(
         {
@@ -92,8 +111,6 @@ def variant_summary(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     )
     summary["divergence_rate"] = summary["n_diverged"] / summary["n_runs"]
     best = board[board["best"]].set_index(keys)
-    medians = [median_column(c) for c in metric_columns() if c != RANK]
-    medians = [c for c in medians if c in board]
     columns = ["setting", "fid_median", "fid_q25", "fid_q75", *medians, "n_seeds"]
     summary = summary.join(best[columns].rename(columns={"n_seeds": "best_n_seeds"}))
     top = top_settings(board, keys)

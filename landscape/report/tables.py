@@ -82,7 +82,7 @@ def table_html(
     """A ``<table>``; rows get ``class="status-<status>"`` when the frame has a status column."""
     columns = [c for c in columns if c.key in frame]
     cells = []
-    for column in columns:
+    for column in columns if len(frame) else ():  # an empty frame (mid-study): a header only
         text = _text(frame[column.key], column.kind)
         if column.kind == "run":
             text = '<a href="' + run_prefix + text + '/">' + text + "</a>"
@@ -94,7 +94,8 @@ def table_html(
         starts = '<tr class="status-' + status + '">'
     else:
         starts = np.full(len(frame), "<tr>", dtype=object)
-    body = "\n".join("".join(row) + "</tr>" for row in zip(starts, *cells, strict=True))
+    rows = zip(starts, *cells, strict=True) if cells else ()
+    body = "\n".join("".join(row) + "</tr>" for row in rows)
     head = "".join(f'<th scope="col">{html.escape(c.title)}</th>' for c in columns)
     attrs = (f' id="{html.escape(table_id)}"' if table_id else "") + (
         ' class="sortable"' if sortable else ""
