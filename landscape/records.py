@@ -128,6 +128,7 @@ class Origin:
 
 # -- the results layout (docs/results-layout.md) ----------------------------------------------
 RUNS_DIR = "runs"  # results/<study>/runs/<run_id>/
+CODE_CHOICES = "code_choices.jsonl"  # results/<study>/: each retrain-or-keep choice of `run`
 LOCKS_DIR = ".locks"  # results/<study>/runs/.locks/<run_id>.lock: one trainer per run
 STUDY_COPY = "study.yaml"  # the study file as its first runs were run
 CLAIMS_JSON = "claims.json"  # the study's claims, resolved through `base:` (the runner writes it)
@@ -144,6 +145,7 @@ class RunFiles:
     TRAIN_LOG = "train.jsonl"  # one JSON line per log_every D steps
     EVAL_LOG = "evals.jsonl"  # one JSON line per evaluation
     SAMPLES = "samples"  # step_XXXXXXX.png
+    CODE = "code.json"  # the fingerprint of every variant's code (train/fingerprint.py)
 
 
 def study_copies(results: str | Path) -> list[Path]:

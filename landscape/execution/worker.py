@@ -19,6 +19,7 @@ from filelock import FileLock, Timeout
 
 from landscape.data import ImageData, load
 from landscape.evaluation import InceptionWeightsMissing as EnvironmentProblem
+from landscape.execution.provenance import note_code
 from landscape.execution.queue import Attr, Lease, Queue
 from landscape.records import (
     LOCKS_DIR,
@@ -96,6 +97,7 @@ class Worker:
         except Exception as error:  # the run's own options do not load: its failure, not ours
             lock.release()
             return self.failed(claim, error)
+        note_code(self.queue, claim, run_dir(self.results, spec.run_id))  # code.json
         beat = _Heartbeat(self.queue, claim, run_dir(self.results, spec.run_id))
         try:
             result = train(
