@@ -190,3 +190,13 @@ def test_fix_it_and_rerun_as_the_readme_prints_it(tmp_path):
     protocol = results.runs.set_index("run_id")["protocol"]
     assert protocol[ragan].endswith("· older code")
     assert not protocol[next(iter(new))].endswith("· older code")
+
+    (tmp_path / "my_losses.py").write_text(plugin.replace("real.mean()\n", "real.mean() * 2\n"))
+    asked = landscape(tmp_path, stop)  # changed again: the retrain is the run asked about now
+    assert asked.returncode == 2 and next(iter(new)) in asked.stderr and ragan not in asked.stderr
+    kept = landscape(tmp_path, stop + " --keep-changed")
+    assert kept.returncode == 0, kept.stderr
+    assert landscape(tmp_path, stop).returncode == 0  # asked once per change
+    assert run_folders(tmp_path).keys() == after.keys()  # nothing trained
+    problems = load_results(tmp_path / "results" / "fixit").problems
+    assert any("kept as they are" in p and "loss:ragan" in p for p in problems)

@@ -89,8 +89,10 @@ def latest_runs(queue: Queue) -> list[tuple[RunSpec, Any]]:
 
 def changed_runs(queue: Queue, results: Path) -> tuple[list[Changed], int]:
     """The finished runs (of their newest generation) whose recorded variant code differs from
-    the current code, and how many finished runs recorded no code (trained before records)."""
+    the current code, and how many finished runs recorded no code (trained before records).
+    Runs kept (``--keep-changed``) against the same current code are not listed again."""
     changed, unrecorded = [], 0
+    kept = kept_runs(results)
     for spec, trial in latest_runs(queue):
         if trial.state != TrialState.COMPLETE:
             continue
@@ -101,9 +103,25 @@ def changed_runs(queue: Queue, results: Path) -> tuple[list[Changed], int]:
         now = current_code(spec)["variants"]
         then = record.get("variants", {})
         differ = tuple(k for k in now if k in then and then[k] != now[k])
-        if differ:
+        if differ and kept.get(spec.run_id) != {k: now[k] for k in differ}:
             changed.append(Changed(spec, differ, then, now))
     return changed, unrecorded
+
+
+def kept_runs(results: Path) -> dict[str, dict[str, str]]:
+    """run_id -> the variant code it was kept against (``--keep-changed``): asked once per
+    change; a later change of the same variant asks again."""
+    out: dict[str, dict[str, str]] = {}
+    path = results / CODE_CHOICES
+    lines = path.read_text().splitlines() if path.is_file() else []
+    for line in lines:
+        try:
+            choice = json.loads(line)
+        except ValueError:
+            continue  # a torn last line
+        if choice.get("choice") == KEEP:
+            out.update(choice.get("against", {}))
+    return out
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -151,10 +169,10 @@ def settle(queue: Queue, results: Path, choice: str | None) -> int:
     append_jsonl(
         results / CODE_CHOICES,
         {
-            "step": int(time.time()),  # read_jsonl keys lines by step: one line per second
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "choice": choice,
             "runs": {c.spec.run_id: list(c.variants) for c in changed},
+            "against": {c.spec.run_id: {v: c.current[v] for v in c.variants} for c in changed},
             "retrains": queued,
         },
     )
