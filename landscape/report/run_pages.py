@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from landscape.analysis import RANK, Results
-from landscape.analysis.curves import LOSSES, read_train_log
-from landscape.atomic import atomic_path
+from landscape.analysis.curves import LOSSES
+from landscape.analysis.read import read_evals
 from landscape.records import RUNS_DIR, RunFiles
 
 PAGE = "index.html"
@@ -31,28 +31,46 @@ STYLE = (
 
 
 def write_run_pages(results: Results) -> int:
-    """Write the page of every run whose files changed since its page; returns how many."""
+    """Write the page of every run whose files changed since its page; returns how many. A page
+    is derived (the report writes it again), so it is replaced without an fsync."""
     written = 0
-    evals = results.evals.groupby("run_id") if len(results.evals) else None
+    fids = _fid_points(results.evals)
     for row in results.runs.to_dict("records"):
         folder = results.root / RUNS_DIR / str(row["run_id"])
         if not folder.is_dir() or _fresh(folder):
             continue
-        run_evals = _group(evals, row["run_id"])
-        page = run_page(row, run_evals, folder)
-        with atomic_path(folder / PAGE) as temp:
-            temp.write_text(page, encoding="utf-8")
+        page = run_page(row, fids.get(row["run_id"], np.empty((0, 2))), folder)
+        temp = folder / f".{PAGE}.tmp"
+        temp.write_text(page, encoding="utf-8")
+        os.replace(temp, folder / PAGE)
         written += 1
     return written
 
 
-def _group(groups: Any, run_id: Any) -> pd.DataFrame:
-    if groups is None:
-        return pd.DataFrame(columns=["step", RANK])
-    try:
-        return groups.get_group(run_id)
-    except KeyError:
-        return pd.DataFrame(columns=["step", RANK])
+def _fid_points(evals: pd.DataFrame) -> dict[Any, np.ndarray]:
+    """run_id -> (step, FID) rows of its finite evaluations, split once for every run."""
+    if RANK not in evals or not len(evals):
+        return {}
+    xy = evals[["step", RANK]].to_numpy(dtype=float)
+    ok = np.isfinite(xy).all(axis=1)
+    ids = evals["run_id"].to_numpy()[ok]
+    xy = xy[ok]
+    order = np.argsort(ids, kind="stable")
+    ids, xy = ids[order], xy[order]
+    names, starts = np.unique(ids, return_index=True)
+    return dict(zip(names, np.split(xy, starts[1:]), strict=True))
+
+
+def _train_points(folder: Path) -> dict[str, np.ndarray]:
+    """loss name -> (step, value) rows of the run's train log (a resumed step: the last)."""
+    rows = read_evals(str(folder / RunFiles.TRAIN_LOG), [])
+    by_step = {r["step"]: r for r in rows if "step" in r}
+    steps = sorted(by_step)
+    out = {}
+    for column in LOSSES:
+        xy = np.array([(s, by_step[s].get(column, np.nan)) for s in steps], dtype=float)
+        out[column] = xy.reshape(-1, 2)
+    return out
 
 
 def _fresh(folder: Path) -> bool:
@@ -70,14 +88,13 @@ def _fresh(folder: Path) -> bool:
     return True
 
 
-def run_page(row: dict[str, Any], evals: pd.DataFrame, folder: Path) -> str:
-    """The HTML of one run's page (``row``: its line of the report's runs frame)."""
+def run_page(row: dict[str, Any], fid: np.ndarray, folder: Path) -> str:
+    """The HTML of one run's page (``row``: its line of the report's runs frame; ``fid``: the
+    (step, FID) rows of its finite evaluations)."""
     run_id = html.escape(str(row["run_id"]))
-    losses = read_train_log(folder / RunFiles.TRAIN_LOG)
-    fid = evals[["step", RANK]].dropna() if RANK in evals else pd.DataFrame()
     curves = [
-        svg_chart("FID", {"FID": fid}, RANK),
-        svg_chart("losses", {c: losses[["step", c]].dropna() for c in LOSSES}, None),
+        svg_chart("FID", {"FID": fid}, log=True),
+        svg_chart("losses", _train_points(folder), log=False),
     ]
     grids = sorted((folder / RunFiles.SAMPLES).glob("step_*.png"))
     samples = "".join(
@@ -145,12 +162,11 @@ def _code(code: dict[str, Any] | None) -> str:
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
 
 
-def svg_chart(title: str, series: dict[str, pd.DataFrame], log: str | None) -> str:
-    """A small line chart of ``series`` (name -> frame of step and one value column) as inline
-    SVG; ``log`` names a column drawn on a log scale."""
+def svg_chart(title: str, series: dict[str, np.ndarray], log: bool) -> str:
+    """A small line chart of ``series`` (name -> rows of step and value) as inline SVG, on a
+    log scale when ``log``."""
     width, height, pad = 420, 160, 30
-    points = {n: f.to_numpy(dtype=float) for n, f in series.items() if len(f)}
-    points = {n: p[np.isfinite(p).all(axis=1)] for n, p in points.items()}
+    points = {n: p[np.isfinite(p).all(axis=1)] for n, p in series.items() if len(p)}
     points = {n: p for n, p in points.items() if len(p)}
     if not points:
         return f"<p>{html.escape(title)}: nothing logged yet.</p>"
