@@ -128,6 +128,7 @@ class Origin:
 
 # -- the results layout (docs/results-layout.md) ----------------------------------------------
 RUNS_DIR = "runs"  # results/<study>/runs/<run_id>/
+CODE_CHOICES = "code_choices.jsonl"  # results/<study>/: each retrain-or-keep choice of `run`
 LOCKS_DIR = ".locks"  # results/<study>/runs/.locks/<run_id>.lock: one trainer per run
 STUDY_COPY = "study.yaml"  # the study file as its first runs were run
 CLAIMS_JSON = "claims.json"  # the study's claims, resolved through `base:` (the runner writes it)
@@ -147,6 +148,7 @@ class RunFiles:
     WHERE = "where.jsonl"  # where it ran: one line per place (execution/where.py)
     GENERATORS = "generators"  # G kept for later scoring and sampling (KEEP_GENERATORS)
     BEST_GENERATOR = "best.pt"  # generators/best.pt: G at the best evaluation of its protocol
+    CODE = "code.json"  # the fingerprint of every variant's code (train/fingerprint.py)
 
 
 # Which generators a run keeps (study option `evaluation.keep_generators`): `best` keeps G at

@@ -75,7 +75,8 @@ def test_every_run_is_listed_with_its_status_and_a_link(study):
         assert sum(f'class="status-{status}"' in r for r in rows) == count
         assert sum(f"<td>{status}</td>" in r for r in rows) == count
     for run_id in runs["run_id"]:
-        assert f'<a href="runs/{run_id}/">{run_id}</a>' in html
+        assert f'<a href="runs/{run_id}/index.html">{run_id}</a>' in html
+        assert (study / "runs" / run_id / "index.html").is_file()  # its page (run_pages.py)
     assert "RuntimeError: CUDA error: out of memory" in html
 
 

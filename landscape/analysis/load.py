@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from landscape.analysis.code import apart_older_code, kept_notes
 from landscape.analysis.columns import RANK
 from landscape.analysis.protocols import apart_older_training, note_protocol, protocol_names
 from landscape.analysis.read import read_evals, read_json, run_folders, status_columns
@@ -25,7 +26,7 @@ from landscape.records import RUNS_DIR, SENTINEL, STUDY_COPY, RunFiles, Status
 
 STATUS_COLUMNS = ("status", "steps_trained", "diverged_at", "wall_time", "error")
 # config keys that do not define a setting (the training protocol separates runs by itself)
-NOT_HYPER = ("run_id", "study", "origin", "seed", "protocol_version")
+NOT_HYPER = ("run_id", "study", "origin", "seed", "protocol_version", "code_generation")
 FLAG = Status.DIVERGED.value  # evals.csv's column: True where the evaluation recorded SENTINEL
 
 
@@ -83,6 +84,8 @@ def load_results(results_dir: str | Path) -> Results:
     of_run = runs.drop_duplicates("run_id").set_index("run_id")["protocol"]
     evals["protocol"] = evals["protocol"].fillna(evals["run_id"].map(of_run))
     older = apart_older_training(runs, protocols, problems)
+    older += apart_older_code(runs, config_columns, protocols, problems)
+    problems += kept_notes(root, runs)
     if older:  # their evaluations recorded the evaluation protocols' plain names
         evals = _older_apart(evals, runs, older, protocols)
     runs = with_rescored(runs, evals)

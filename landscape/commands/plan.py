@@ -9,6 +9,8 @@ from optuna.trial import TrialState
 
 from landscape.cost.estimate import Estimate, describe, duration, estimate
 from landscape.execution import results_dir
+from landscape.execution.provenance import FLAGS, KEEP, RETRAIN, changed_runs
+from landscape.execution.provenance import describe as code_lines
 from landscape.execution.queue import Queue, counted, default_storage
 from landscape.records import JOURNAL
 from landscape.study import expected_runs, grid_runs, load_study, search_cells
@@ -68,6 +70,8 @@ def plan(path: Path, args: argparse.Namespace) -> None:
             f"{study.search.trials} trials ({len(left) - len(new)} to train)"
         )
     print(f"  budget: {study.steps} D steps per run, evaluated every {study.eval_every}")
+    if queue is not None:
+        print_code_changes(queue, results)
     print_cost(estimate(left, steps_per_second=args.steps_per_second, device=args.device))
     if args.list:
         for r in runs:
@@ -77,6 +81,19 @@ def plan(path: Path, args: argparse.Namespace) -> None:
                 f"{r.architecture:12s} lr={r.lr:g} b1={r.beta1:g} b2={r.beta2:g} "
                 f"n_disc={r.n_disc} lambda={r.penalty_weight:g} seed={r.seed}"
             )
+
+
+def print_code_changes(queue: Queue, results: Path) -> None:
+    """Finished runs trained with variant code that has changed since (provenance.py)."""
+    changed, unrecorded = changed_runs(queue, results)
+    if changed:
+        print(
+            f"  code: {len(changed)} finished run(s) were trained with variant code that has "
+            f"changed since; `landscape run` asks you to choose {FLAGS[RETRAIN]} or "
+            f"{FLAGS[KEEP]}:\n{code_lines(changed)}"
+        )
+    if unrecorded:
+        print(f"  code: {unrecorded} finished run(s) predate code records (their code is unknown)")
 
 
 def print_cost(cost: Estimate) -> None:

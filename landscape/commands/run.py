@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from landscape.execution import run_study
+from landscape.execution.provenance import FLAGS, KEEP, RETRAIN
 from landscape.execution.queue import FAILED
 from landscape.execution.runner import visible_gpus
 from landscape.execution.storage import check_url
@@ -60,6 +61,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "folders (finished runs are recorded without training, unfinished ones resume)",
     )
 
+    changed = parser.add_mutually_exclusive_group()
+    changed.add_argument(
+        FLAGS[RETRAIN],
+        dest="code_changes",
+        action="store_const",
+        const=RETRAIN,
+        help="finished runs whose variant code changed since they were trained: train them "
+        "again under the new code, as runs of their own (the old ones are kept and reported "
+        "apart)",
+    )
+    changed.add_argument(
+        FLAGS[KEEP],
+        dest="code_changes",
+        action="store_const",
+        const=KEEP,
+        help="finished runs whose variant code changed since they were trained: keep their "
+        "results (the choice is logged in code_choices.jsonl)",
+    )
+
 
 def run(args: argparse.Namespace) -> int:
     if args.workers is None:
@@ -84,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             report=not args.no_report,
             retry_failed=args.retry_failed,
             rebuild_queue=args.rebuild_queue,
+            code_changes=args.code_changes,
         )
     except KeyboardInterrupt:
         print(

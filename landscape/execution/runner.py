@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from landscape.atomic import atomic_write_bytes
+from landscape.execution.provenance import retrains, settle
 from landscape.execution.queue import DONE, FAILED, Queue, default_storage
 from landscape.execution.rebuild import move_journal_aside, requeue_search_runs
 from landscape.execution.status import line, read_rows, summarize
@@ -107,7 +108,11 @@ def run_study(
     report: bool = True,
     retry_failed: bool = False,
     rebuild_queue: bool = False,
+    code_changes: str | None = None,
 ) -> dict[str, int]:
+    """Queue the study, start ``workers`` workers, watch them, write the report.
+    ``code_changes``: what to do with finished runs whose variant code changed since they were
+    trained (provenance.RETRAIN or KEEP); None stops with a ``CodeChanged`` naming them."""
     results_root = Path(results_root).absolute()
     results = results_dir(study, results_root)
     results.mkdir(parents=True, exist_ok=True)
@@ -120,6 +125,7 @@ def run_study(
         if aside:
             print(f"the damaged journal is kept as {aside}", flush=True)
     queue = Queue(study, storage, results)
+    settle(queue, results, code_changes)  # before anything is queued or trained
     runs = grid_runs(study)
     healed = queue.heal(runs)
     if healed:
@@ -142,7 +148,7 @@ def run_study(
     if retry_failed:
         again = queue.retry_failed()
         print(f"{len(again)} failed run(s) queued again", flush=True)
-    total = expected_runs(study)
+    total = expected_runs(study) + retrains(queue)
     print(
         f"study {study.name}: {total} runs ({new} new grid runs queued, {known} already "
         f"known); {workers} worker(s); results in {results}",

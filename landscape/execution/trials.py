@@ -41,6 +41,7 @@ class Attr(StrEnum):
     ERROR = "error"  # a failed run's error
     DIVERGED_AT = "diverged_at"
     BEST_STEP = "best_step"
+    CODE = "code"  # the digest of the run's variant code (code.json in its folder)
 
 
 # The four states `counts` reports, by the Optuna state of the trial standing for a run.

@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 
 from landscape.data import ImageData, load
 from landscape.evaluation import InceptionWeightsMissing as EnvironmentProblem
+from landscape.execution.provenance import note_code
 from landscape.execution.queue import Attr, Lease, Queue
 from landscape.execution.trials import HEARTBEAT_EVERY
 from landscape.execution.where import record as record_place
@@ -105,6 +106,7 @@ class Worker:
             lock.release()
             self.queue.release(claim, "interrupted before it started")
             return Status.INTERRUPTED
+        note_code(self.queue, claim, run_dir(self.results, spec.run_id))  # code.json
         beat = _Heartbeat(self.queue, claim, run_dir(self.results, spec.run_id))
         try:
             record_place(run_dir(self.results, spec.run_id), spec.run_id, pick_device(self.device))

@@ -27,8 +27,10 @@ from landscape.analysis import (
     top_settings,
     variant_summary,
 )
+from landscape.analysis.curves import loss_curves
 from landscape.analysis.leaderboard import MIN_SEEDS
 from landscape.analysis.matched import RESAMPLES
+from landscape.analysis.schedule import schedule_table
 from landscape.metrics import read_floor
 from landscape.records import RunFiles, run_dir
 from landscape.study.claims import Claim
@@ -55,6 +57,8 @@ class ProtocolAnalysis:
     samples: list[dict[str, Any]] = field(default_factory=list)
     floor: dict[str, Any] | None = None  # the protocol's real-data floor (metrics.read_floor)
     min_seeds: int = MIN_SEEDS  # the leaderboard ranks settings with this many seeds first
+    schedule: pd.DataFrame | None = None  # run scores under fewer evaluations (schedule.py)
+    losses: pd.DataFrame | None = None  # loss_curves of the settings in curve_labels
 
 
 def analyse(
@@ -120,7 +124,9 @@ def analyse_protocol(
     best = board[board["best"]].sort_values(["fid_median", "fid_q75"]).head(MAX_CURVES)
     pa.curve_labels = dict(zip(best["setting"], best["variant"], strict=True))
     pa.curves = seed_curves(runs, results.evals, list(pa.curve_labels))
+    pa.losses = loss_curves(results.root, runs, list(pa.curve_labels))
     pa.samples = best_samples(runs, results.root)
+    pa.schedule = schedule_table(runs, results.evals)
     return pa
 
 

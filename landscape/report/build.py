@@ -18,6 +18,7 @@ from landscape.atomic import atomic_path
 from landscape.records import REPORT
 from landscape.report.analyse import ProtocolAnalysis, analyse
 from landscape.report.comparisons import findings_legend
+from landscape.report.run_pages import write_run_pages
 from landscape.report.sections import SETTINGS_PER_VARIANT, protocol_block
 from landscape.report.tables import Column, table_html, write_analysis_csvs, write_csvs
 
@@ -77,6 +78,7 @@ def publish(
     blocks = [protocol_block(pa, fig_dir, hyper) for pa in analyses]
     for stale in old - _written(blocks, root):  # figures of an earlier report, now gone
         stale.unlink(missing_ok=True)
+    write_run_pages(results)  # runs/<run_id>/index.html, linked from the tables
     page = render(page_context(results, analyses, blocks, expected_runs, targets))
     path = root / REPORT
     with atomic_path(path) as temp:
@@ -85,7 +87,12 @@ def publish(
 
 
 def _written(blocks: list[dict[str, Any]], root: Path) -> set[Path]:
-    figures = [f for b in blocks for f in [*b["top5"], *b["budget"], b["curves"], b["forest"]] if f]
+    figures = [
+        f
+        for b in blocks
+        for f in [*b["top5"], *b["budget"], b["curves"], b["losses"], b["forest"]]
+        if f
+    ]
     return {root / f["file"] for f in figures}
 
 

@@ -183,3 +183,25 @@ def forest_figure(comparisons: pd.DataFrame, title: str) -> bytes:
     right.set_xlabel("P(a better) (> ½: a better; decides the verdict)", fontsize=8)
     fig.suptitle(title + " (95% intervals)", fontsize=10)
     return png(fig)
+
+
+def loss_figure(curves: pd.DataFrame, labels: Mapping[str, str], title: str) -> bytes:
+    """D's and G's loss against the training step for the given settings (train.jsonl): median
+    over seeds, with the range over seeds as a band; beside the FID curves of the same runs."""
+    panels = [("loss_d", "D loss"), ("loss_g", "G loss")]
+    fig = Figure(figsize=(12.5, 3.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, (column, name) in zip(axes, panels, strict=True):
+        for i, (setting, label) in enumerate(labels.items()):
+            c = curves[curves["setting"] == setting]
+            colour = f"C{i % 10}"
+            ax.plot(c["step"], c[f"{column}_median"], c=colour, label=label, lw=1.2)
+            ax.fill_between(
+                c["step"], c[f"{column}_min"], c[f"{column}_max"], color=colour, alpha=0.15, lw=0
+            )
+        ax.set_xlabel("discriminator step")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="outside right upper")
+    fig.suptitle(title, fontsize=10)
+    return png(fig)

@@ -15,7 +15,13 @@ from landscape.analysis import RANK, header, median_column, recorded_scores
 from landscape.records import Status
 from landscape.report.analyse import ProtocolAnalysis
 from landscape.report.comparisons import comparison_tables, findings_table
-from landscape.report.figures import budget_figure, curves_figure, forest_figure, top5_figure
+from landscape.report.figures import (
+    budget_figure,
+    curves_figure,
+    forest_figure,
+    loss_figure,
+    top5_figure,
+)
 from landscape.report.floors import floor_fid, floor_text
 from landscape.report.tables import Column, table_html
 
@@ -80,7 +86,12 @@ def protocol_block(pa: ProtocolAnalysis, fig_dir: Path, hyper: list[str]) -> dic
         title = "Best setting of the best variants"
         data = curves_figure(pa.curves, pa.curve_labels, title, floor)
         block["curves"] = figure(fig_dir, f"curves_{name}.png", data, "training curves")
+    block["losses"] = None
+    if pa.losses is not None and not pa.losses.empty:
+        data = loss_figure(pa.losses, pa.curve_labels, "Losses of the same runs (train.jsonl)")
+        block["losses"] = figure(fig_dir, f"losses_{name}.png", data, "loss curves")
     block["samples"] = [sample_card(card) for card in pa.samples]
+    block["schedule"] = schedule_html(pa.schedule, name)
     block["n_variants"] = len(pa.summary)
     block["n_curves"] = len(pa.curve_labels)
     varying = [c for c in hyper if c in pa.runs and pa.runs[c].astype(str).nunique() > 1]
@@ -89,6 +100,23 @@ def protocol_block(pa: ProtocolAnalysis, fig_dir: Path, hyper: list[str]) -> dic
     block["settings"] = settings_table(pa, name, varying)
     block["runs"] = runs_table(pa, name, varying)
     return block
+
+
+SCHEDULE_TABLE = [
+    Column("schedule", "evaluations kept"),
+    Column("evaluations", "evaluations per run (median)", "num"),
+    Column("median_change", "run score change (median, FID)", "fid"),
+    Column("worse_share", "runs scored worse", "pct"),
+    Column("top5_median_change", "top-5% FID change (median over variants)", "fid"),
+    Column("runs", "runs", "int"),
+]
+
+
+def schedule_html(schedule: pd.DataFrame | None, name: str) -> Any:
+    """How the run scores would change with fewer evaluations (analysis/schedule.py)."""
+    if schedule is None or schedule.empty:
+        return None
+    return table_html(schedule, SCHEDULE_TABLE, table_id=f"schedule-{name}", sortable=False)
 
 
 def protocol_rows(pa: ProtocolAnalysis) -> list[tuple[str, str]]:

@@ -85,7 +85,7 @@ def table_html(
     for column in columns if len(frame) else ():  # an empty frame (mid-study): a header only
         text = _text(frame[column.key], column.kind)
         if column.kind == "run":
-            text = '<a href="' + run_prefix + text + '/">' + text + "</a>"
+            text = '<a href="' + run_prefix + text + '/index.html">' + text + "</a>"
         keys = _sort_keys(frame[column.key], column.kind)
         opening = "<td>" if keys is None else '<td data-v="' + keys + '">'
         cells.append((opening + text + "</td>").to_numpy(dtype=object))

@@ -17,7 +17,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ from landscape.train.samples import save_sample_grid
 from landscape.train.schedule import Clock, Schedule
 from landscape.train.spec import RunSpec
 from landscape.train.update import GanUpdate
+from landscape.train.watch import Watch
 from landscape.variants import ARCHITECTURES, PENALTIES, Generator
 
 EvalHook = Callable[[Generator], dict[str, Any]]
@@ -154,9 +155,10 @@ def train(
     keep = _Keep(keep_generators, [data.channels, data.resolution, data.resolution])
     first_bad = torch.tensor(-1, device=device)  # 1-based step of the first non-finite output
     bar = _progress_bar(spec, start, progress)
-    with float32_mode(spec.precision), _stop_requests(stop) as stop, bar:
+    watch = Watch(spec.run_id, folder.path, start, spec.steps, bar=progress, models=(G, D))
+    with float32_mode(spec.precision), _stop_requests(stop) as stop, bar, closing(watch):
         if start == 0:
-            _evaluate(folder, G, evaluate, 0, clock, keep)
+            _evaluate(folder, G, evaluate, 0, clock, keep, watch)
         for step in range(start, spec.steps):
             if stop.is_set():
                 _checkpoint(folder, state, batches, step, clock)
@@ -166,12 +168,12 @@ def train(
             first_bad = torch.where((first_bad < 0) & ~out.finite, step + 1, first_bad)
             done = step + 1
             if schedule.checks_divergence(done) and (bad := int(first_bad)) >= 0:
-                _log(folder, bar, out, done, clock())
+                _log(folder, bar, out, done, clock(), watch)
                 return _finish(spec, folder, Status.DIVERGED, bad - 1, bad, clock(), note)
             if schedule.logs(done):
-                _log(folder, bar, out, done, clock())
+                _log(folder, bar, out, done, clock(), watch)
             if schedule.evaluates(done):
-                _evaluate(folder, G, evaluate, done, clock, keep)
+                _evaluate(folder, G, evaluate, done, clock, keep, watch)
             if schedule.checkpoints(done):
                 _checkpoint(folder, state, batches, done, clock)
     return _finish(spec, folder, Status.OK, spec.steps, None, clock(), note)
@@ -213,6 +215,7 @@ def _evaluate(
     step: int,
     clock: Clock,
     keep: _Keep,
+    watch: Watch | None = None,
 ) -> None:
     """A sample grid and the scores at ``step``, without moving the training RNG streams; G is
     kept when this is its best evaluation so far (or at every one, as asked)."""
@@ -224,6 +227,8 @@ def _evaluate(
     record = {"step": step, "time": time_at, "eval_seconds": seconds, **scores}
     append_jsonl(folder.eval_log, record)
     _keep_generator(folder, G, record, keep)
+    if watch is not None:
+        watch.evaluation(step, scores)
 
 
 @dataclass(frozen=True)
@@ -258,7 +263,9 @@ def _progress_bar(spec: RunSpec, start: int, progress: bool) -> tqdm:
     )
 
 
-def _log(folder: RunFolder, bar: tqdm, out, step: int, elapsed: float) -> None:
+def _log(
+    folder: RunFolder, bar: tqdm, out, step: int, elapsed: float, watch: Watch | None = None
+) -> None:
     record = {
         "step": step,
         "loss_d": float(out.loss_d),
@@ -269,6 +276,8 @@ def _log(folder: RunFolder, bar: tqdm, out, step: int, elapsed: float) -> None:
     append_jsonl(folder.train_log, record)
     bar.set_postfix(d=f"{record['loss_d']:.3f}", g=f"{record['loss_g']:.3f}", refresh=False)
     bar.update(step - bar.n)
+    if watch is not None:
+        watch.train(step, record, out)
 
 
 def _finish(

@@ -29,6 +29,10 @@ LABELS = ("study", "origin")
 # studies that differ only here plan the same runs. A run recorded before, with other values,
 # keeps the id it was given (``legacy_eval_id``, found by ``from_record`` and ``as_recorded``).
 EVALUATION = ("eval_samples", "extractor")
+# Fields added after runs were recorded: left out of the id (and config.json) at their empty
+# value, so the runs recorded before them keep their ids. A retrain under changed variant code
+# (landscape/execution/provenance.py) is the only run with a code_generation.
+ADDED_LATER = ("penalty_kwargs", "code_generation")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class RunSpec:
     precision: str = DEFAULT_PRECISION  # fp32 (strict) | tf32 | bf16 (autocast on CUDA)
     seed: int = 0
     protocol_version: int = PROTOCOL_VERSION  # how it is trained (PROTOCOL_CHANGES)
+    code_generation: int = 0  # 0: first trained; n: the nth retrain under changed variant code
     study: str = ""
     origin: str = ""
     legacy_eval_id: bool = False  # hash the evaluation settings as ids did before 17.6
@@ -76,17 +81,17 @@ class RunSpec:
             identity.update(dict.fromkeys(EVALUATION))
         # where the data come from is not which data they are
         identity["data_options"] = {k: v for k, v in self.data_options.items() if k != "download"}
-        if not self.penalty_kwargs:  # added later: run_ids from before it stay the same
-            del identity["penalty_kwargs"]
+        for key in ADDED_LATER:  # run_ids from before these fields existed stay the same
+            if not identity[key]:
+                del identity[key]
         blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
     def to_dict(self) -> dict[str, Any]:
         data = {"run_id": self.run_id, **asdict(self)}
-        if not self.penalty_kwargs:  # config.json as before the field existed
-            del data["penalty_kwargs"]
-        if not self.legacy_eval_id:
-            del data["legacy_eval_id"]
+        for key in (*ADDED_LATER, "legacy_eval_id"):  # config.json as before the field existed
+            if not data[key]:
+                del data[key]
         return data
 
     @classmethod
@@ -148,6 +153,11 @@ def validate(spec: RunSpec) -> None:
         ("steps", spec.steps >= 0, "an integer >= 0"),
         ("eval_every", spec.eval_every >= 1, "an integer >= 1"),
         ("precision", spec.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
+        (
+            "code_generation",
+            isinstance(spec.code_generation, int) and spec.code_generation >= 0,
+            "an integer >= 0",
+        ),
         ("eval_samples", spec.eval_samples is None or spec.eval_samples >= 2, "None or >= 2"),
         (
             "protocol_version",

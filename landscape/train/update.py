@@ -21,6 +21,8 @@ class StepOutput:
     loss_g: Tensor
     penalty: Tensor
     finite: Tensor  # bool scalar: losses, D outputs and samples all finite
+    d_real: Tensor | None = None  # D's mean logit on the real batch (for watching; detached)
+    d_fake: Tensor | None = None  # and on the fakes
 
 
 class GanUpdate:
@@ -73,7 +75,8 @@ class GanUpdate:
         loss_g = losses.g.detach()
         if g_turn:
             loss_g = self.generator_step(fake, d_real.detach())
-        return StepOutput(losses.d.detach(), loss_g, penalty.detach(), finite)
+        means = d_real.detach().float().mean(), d_fake.detach().float().mean()
+        return StepOutput(losses.d.detach(), loss_g, penalty.detach(), finite, *means)
 
     def generator_step(self, fake: Tensor, d_real: Tensor) -> Tensor:
         """G update against the freshly updated D. ``d_real`` are D's logits on this step's real
