@@ -31,8 +31,11 @@ def own_metrics(restore_registries):
 
 
 def test_built_in_metrics_keep_the_evaluation_record_keys():
-    assert list(METRICS) == ["fid", "is", "kid", "ms_ssim", "prc"]
+    assert list(METRICS) == ["density_coverage", "fd_dinov2", "fid", "is", "kid", "ms_ssim", "prc"]
     assert metric_columns() == {
+        "density": "higher",
+        "coverage": "higher",
+        "fd_dinov2": "lower",
         "fid": "lower",
         "is_mean": "higher",
         "kid_mean": "lower",
@@ -41,6 +44,9 @@ def test_built_in_metrics_keep_the_evaluation_record_keys():
         "knn_recall": "higher",
     }
     assert record_columns() == (
+        "density",
+        "coverage",
+        "fd_dinov2",
         "fid",
         "is_mean",
         "is_std",
@@ -51,6 +57,9 @@ def test_built_in_metrics_keep_the_evaluation_record_keys():
         "knn_recall",
     )
     assert column_labels() == {
+        "density": "density",
+        "coverage": "coverage",
+        "fd_dinov2": "FD_DINOv2",
         "fid": "FID",
         "is_mean": "IS",
         "kid_mean": "KID",
@@ -59,6 +68,10 @@ def test_built_in_metrics_keep_the_evaluation_record_keys():
         "knn_recall": "recall",
     }
     assert METRICS["kid"].needs == {"fake_features", "real_features"}
+    assert {m.name: m.network for m in METRICS.values() if m.network != "inception"} == {
+        "fd_dinov2": "dinov2-vitl14"
+    }
+    assert [m.name for m in METRICS.values() if not m.default] == ["fd_dinov2"]
     assert METRICS["ms_ssim"].applies_to(protocol_for("celeba_hq_128"))
     assert not METRICS["ms_ssim"].applies_to(protocol_for("cifar10"))
 

@@ -61,6 +61,7 @@ class Validator(Checker):
             if samples is None
             else self.number("evaluation.samples", samples, int, 2),
             extractor=ev.get("extractor"),
+            metrics=data.metrics(self, ev.get("metrics")),
             steps=steps,
             eval_every=eval_every,
             batch_size=batch_size,
