@@ -87,7 +87,10 @@ def test_fd_dinov2_is_off_by_default_and_listed_on_request():
     assert "fd_dinov2" not in default_metrics() and "fid" in default_metrics()
     assert list(protocol_for("cifar10").networks) == ["inception-v3-compat"]
     chosen = protocol_for("cifar10", metrics=["fid", "fd_dinov2", "is"])
-    assert chosen.networks == {"dinov2-vitl14": ("fd_dinov2",), "inception-v3-compat": ("fid", "is")}
+    assert chosen.networks == {
+        "dinov2-vitl14": ("fd_dinov2",),
+        "inception-v3-compat": ("fid", "is"),
+    }
 
 
 def test_dinov2_input_is_dgm_evals_transform_not_torchs_bicubic():
