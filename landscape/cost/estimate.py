@@ -166,6 +166,7 @@ def estimate(
     throughput: dict | None = None,
     steps_per_second: float | None = None,
     device: str | None = None,
+    metrics: tuple[str, ...] | None = None,
 ) -> Estimate:
     """Device-hours to train and evaluate ``runs`` one after another on ``device`` (a kind
     in the table; default: CUDA when measured, else the first kind recorded), or at the given
@@ -197,7 +198,7 @@ def estimate(
                 factor *= math.sqrt(max(distance, 1 / distance))
             used.add(ref.device_name)
         train = run.steps * flops / rate / 3600
-        evals = evaluations(run) * eval_seconds(run, rate, host) / 3600
+        evals = evaluations(run) * eval_seconds(run, rate, host, metrics) / 3600
         line = lines.setdefault(run.architecture, Line(run.architecture))
         line.runs += 1
         line.train_hours += train
@@ -213,13 +214,16 @@ def estimate(
     return Estimate(tuple(lines.values()), shown, tuple(sorted(missing)), host is not None, reasons)
 
 
-def eval_seconds(run: RunSpec, rate: float, host: dict | None) -> float:
+def eval_seconds(
+    run: RunSpec, rate: float, host: dict | None, metrics: tuple[str, ...] | None = None
+) -> float:
     """One evaluation: generating and featurizing the fakes at the device's FLOP ``rate``,
     plus KID's and FID's float64 arithmetic at the host speeds measured beside the device
-    (``host``: seconds per kernel element, FLOPs per second; none recorded: not counted)."""
-    seconds = eval_flops(run) / rate
+    (``host``: seconds per kernel element, FLOPs per second; none recorded: not counted),
+    computing the study's ``metrics`` (None: the default ones), each network once."""
+    seconds = eval_flops(run, metrics=metrics) / rate
     if host:
-        elements, flops = host_work(run)
+        elements, flops = host_work(run, metrics)
         seconds += elements * host["seconds_per_element"] + flops / host["flops_per_second"]
     return seconds
 
