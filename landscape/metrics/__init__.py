@@ -1,7 +1,9 @@
 """Metrics: what is measured (the ``METRICS`` registry) and how to read it, without torch.
 
-- :data:`METRICS` (also ``landscape.METRICS``): every metric an evaluation computes, with its
-  columns, direction and needs; :func:`metric` registers one (see ``registry.py``).
+- :data:`METRICS` (also ``landscape.METRICS``): every metric an evaluation may compute, with
+  its columns, direction, needs and network; :func:`metric` registers one (see
+  ``registry.py``); :func:`default_metrics` / :func:`selected_metrics`: which are computed
+  when a study lists none / the ones it lists.
 - :func:`metric_columns`: score column -> "lower" / "higher" (is better), for the analysis;
   :func:`column_labels`: score column -> its title (``FID``, ``IS``, ...), for the report.
 - :func:`read_floor`: a data set's cached real-data floor (``landscape floor``).
