@@ -22,7 +22,7 @@ from landscape.data.base import fact_of, resolution_of
 from landscape.evaluation import Evaluator, dinov2, protocol_for
 from landscape.evaluation.features import extract_each, extractor_input
 from landscape.evaluation.inception import InceptionV3FloatInput
-from landscape.metrics import METRICS
+from landscape.metrics import METRICS, metric_columns
 
 TINY = {"embed_dim": 32, "depth": 1, "num_heads": 2}
 _VIT = dinov2.vit
@@ -46,25 +46,37 @@ def relative(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b), 1e-12)
 
 
+@pytest.fixture
+def one_thread():
+    """One thread: tiny networks at batch 1 spend their time spinning threads otherwise."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
-def test_features_and_every_metric_agree_whatever_the_batch_size(cache):
+def test_features_and_every_metric_agree_whatever_the_batch_size(cache, one_thread):
     base = protocol_for("digits", n_samples=500, metrics=list(METRICS))  # 500 fakes, 350 reals
     torch.manual_seed(0)
     G = ARCHITECTURES["sndcgan"](resolution=32, channels=1, norm="bn", width=1 / 16).generator
     records, features = {}, {}
+    images = (torch.rand(200, 1, 32, 32) * 255).round().to(torch.uint8)
     for b in BATCHES:
         folder = cache / f"batch-{b}"  # the reference features are recomputed in batches of b
         shutil.copytree(cache / "extractors", folder / "extractors")
         evaluator = Evaluator(dataclasses.replace(base, batch_size=b), cache_dir=folder)
         records[b] = evaluator(G)
-        images = (torch.rand(500, 1, 32, 32) * 255).round().to(torch.uint8)
         nets = {name: (net, name == "dinov2-vitl14") for name, net in evaluator.networks.items()}
         features[b] = extract_each(nets, images.split(b))
-    scores = [k for k, v in records[1].items() if isinstance(v, float)]
+    scores = [k for k in metric_columns() if isinstance(records[1][k], float)]
     assert {"fid", "kid_mean", "is_mean", "fd_dinov2", "density", "knn_precision"} <= set(scores)
+    spreads = [k for m in METRICS.values() for k in m.spread if records[1][k] is not None]
     for b in BATCHES[1:]:
         for key in scores:
             assert relative(records[b][key], records[1][key]) < 1e-4, (b, key)
+        for key in spreads:  # kid_std is ~3e-8 here: noise-sized, compared absolutely
+            assert abs(records[b][key] - records[1][key]) < 1e-6, (b, key)
         for network, layers in features[1].items():
             for layer, value in layers.items():
                 other = features[b][network][layer]
