@@ -117,12 +117,13 @@ def test_evaluations_add_to_the_total():
     assert extractor_flops("digits-cnn") == by_hand == 2_639_104
     # an evaluation is G on the fakes and the 64-fake sample grid, DigitsNet on the fakes, and
     # precision/recall's four n x n distance matrices of 64-d features (2 x 64 FLOPs a pair)
-    knn = 4 * 350**2 * 2 * 64
+    # and density/coverage's two (real-real, real-fake)
+    knn = (4 + 2) * 350**2 * 2 * 64
     g = (eval_flops(run()) - 350 * by_hand - knn) / (350 + 64)
     assert g > 0
     # 700 fakes against the 350 reals the digits test split gives
     assert eval_flops(run(eval_samples=700)) == pytest.approx(
-        (700 + 64) * g + 700 * by_hand + (700 + 350) ** 2 * 2 * 64
+        (700 + 64) * g + 700 * by_hand + ((700 + 350) ** 2 + 350**2 + 350 * 700) * 2 * 64
     )
 
 

@@ -69,10 +69,15 @@ def test_same_generator_and_seed_give_the_same_scores_twice(cache):
         "ms_ssim",
         "knn_precision",
         "knn_recall",
+        "density",
+        "coverage",
+        "fd_dinov2",
         "protocol",
     } == set(first)
     assert 0 <= first["knn_precision"] <= 1 and 0 <= first["knn_recall"] <= 1
+    assert 0 <= first["coverage"] <= 1 and first["density"] >= 0
     assert first["fid"] > 0 and first["is_mean"] >= 1 and first["ms_ssim"] is None
+    assert first["fd_dinov2"] is None  # off by default
 
 
 def test_a_second_evaluation_reuses_the_cached_reference(cache):
@@ -121,6 +126,8 @@ def test_eval_mode_is_restored_too(cache):
 def test_nan_or_inf_fakes_set_every_metric_to_the_sentinel(cache, bad):
     protocol = dataclasses.replace(protocol_for("digits"), ms_ssim=True)
     scores = Evaluator(protocol, cache_dir=cache)(Constant(bad))
+    metrics = {k: v for k, v in scores.items() if k != "protocol"}
+    assert scores.pop("fd_dinov2") is None  # not computed (off by default): not diverged either
     metrics = {k: v for k, v in scores.items() if k != "protocol"}
     assert metrics == dict.fromkeys(metrics, EVAL_DIVERGED) and EVAL_DIVERGED == 31337.0
 

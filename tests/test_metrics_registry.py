@@ -7,6 +7,7 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -31,8 +32,11 @@ def own_metrics(restore_registries):
 
 
 def test_built_in_metrics_keep_the_evaluation_record_keys():
-    assert list(METRICS) == ["fid", "is", "kid", "ms_ssim", "prc"]
+    assert list(METRICS) == ["density_coverage", "fd_dinov2", "fid", "is", "kid", "ms_ssim", "prc"]
     assert metric_columns() == {
+        "density": "higher",
+        "coverage": "higher",
+        "fd_dinov2": "lower",
         "fid": "lower",
         "is_mean": "higher",
         "kid_mean": "lower",
@@ -41,6 +45,9 @@ def test_built_in_metrics_keep_the_evaluation_record_keys():
         "knn_recall": "higher",
     }
     assert record_columns() == (
+        "density",
+        "coverage",
+        "fd_dinov2",
         "fid",
         "is_mean",
         "is_std",
@@ -51,6 +58,9 @@ def test_built_in_metrics_keep_the_evaluation_record_keys():
         "knn_recall",
     )
     assert column_labels() == {
+        "density": "density",
+        "coverage": "coverage",
+        "fd_dinov2": "FD_DINOv2",
         "fid": "FID",
         "is_mean": "IS",
         "kid_mean": "KID",
@@ -59,6 +69,10 @@ def test_built_in_metrics_keep_the_evaluation_record_keys():
         "knn_recall": "recall",
     }
     assert METRICS["kid"].needs == {"fake_features", "real_features"}
+    assert {m.name: m.network for m in METRICS.values() if m.network != "inception"} == {
+        "fd_dinov2": "dinov2-vitl14"
+    }
+    assert [m.name for m in METRICS.values() if not m.default] == ["fd_dinov2"]
     assert METRICS["ms_ssim"].applies_to(protocol_for("celeba_hq_128"))
     assert not METRICS["ms_ssim"].applies_to(protocol_for("cifar10"))
 
@@ -149,3 +163,32 @@ def test_precision_and_recall_in_closed_form():
     inside = [any(float((r - f).norm()) <= radii[j] for j, f in enumerate(half)) for r in real]
     assert out["knn_recall"] == pytest.approx(sum(inside) / len(real), abs=1e-6)  # float32 mean
     assert 0.5 <= out["knn_recall"] < 1
+
+
+def test_the_readme_network_plugin_works_as_printed(cache, tmp_path, own_metrics, monkeypatch):
+    import re
+    from pathlib import Path
+
+    from landscape.evaluation.reference import reference_path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (code,) = re.findall(r"```python\n# my_network.py\n(.*?)```", readme, re.S)
+    (tmp_path / "my_network.py").write_text(code)
+    load_plugin(tmp_path / "my_network.py")
+    assert METRICS["fd_thumbnails"].network == "thumbnails-8"
+    protocol = protocol_for("digits", n_samples=100, metrics=["fid", "fd_thumbnails"])
+    assert protocol.networks == {"digits-cnn": ("fid",), "thumbnails-8": ("fd_thumbnails",)}
+    evaluator = Evaluator(protocol, cache_dir=cache)
+    G = ARCHITECTURES["sndcgan"](resolution=32, channels=1, norm="none", width=1 / 16).generator
+    record = evaluator(G)
+    assert record["fd_thumbnails"] > 0 and math.isfinite(record["fd_thumbnails"])
+    assert record["protocol"]["networks"]["thumbnails-8"]["metrics"] == ["fd_thumbnails"]
+    assert reference_path(protocol, cache, "thumbnails-8").is_file()
+    # Its statistics are those of the 8x8 thumbnails of the 100 real digits, by hand:
+    from landscape.data import load
+    from landscape.evaluation import scores
+
+    reals = load("digits", "test").images[: protocol.n_real].float().expand(-1, 3, -1, -1)
+    thumbs = torch.nn.functional.adaptive_avg_pool2d(reals.mean(1, keepdim=True) / 255, 8)
+    expected = scores.statistics(thumbs.flatten(1))
+    assert np.allclose(evaluator.reference_for("thumbnails-8").stats.mu, expected.mu, atol=1e-6)

@@ -72,7 +72,14 @@ def plan(path: Path, args: argparse.Namespace) -> None:
     print(f"  budget: {study.steps} D steps per run, evaluated every {study.eval_every}")
     if queue is not None:
         print_code_changes(queue, results)
-    print_cost(estimate(left, steps_per_second=args.steps_per_second, device=args.device))
+    print_cost(
+        estimate(
+            left,
+            steps_per_second=args.steps_per_second,
+            device=args.device,
+            metrics=study.metrics,
+        )
+    )
     if args.list:
         for r in runs:
             mark = "done" if r.run_id in done else "FAIL" if r.run_id in failed else "new "

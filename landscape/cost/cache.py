@@ -64,6 +64,11 @@ def fingerprint() -> str:
     return h.hexdigest()
 
 
+def _with_metrics(kind: str, metrics: tuple[str, ...] | None) -> str:
+    """A count's kind, naming the metrics computed when they are not the default ones."""
+    return kind if metrics is None else f"{kind}[{','.join(sorted(metrics))}]"
+
+
 class FlopCounts:
     """A run's FLOP counts (flops.py), memoized by its shape key; kept in ``path`` when given.
 
@@ -101,12 +106,14 @@ class FlopCounts:
         shape = shape or image_shape(run)
         return self._get("step", run, shape, lambda: flops.step_flops(run, shape))
 
-    def eval(self, run: RunSpec) -> float:
-        return self._get("eval", run, image_shape(run), lambda: flops.eval_flops(run))
+    def eval(self, run: RunSpec, metrics: tuple[str, ...] | None = None) -> float:
+        kind = _with_metrics("eval", metrics)
+        return self._get(kind, run, image_shape(run), lambda: flops.eval_flops(run, None, metrics))
 
-    def host(self, run: RunSpec) -> tuple[float, float]:
-        elements, count = self._get("host", run, image_shape(run), lambda: flops.host_work(run))
-        return elements, count
+    def host(self, run: RunSpec, metrics: tuple[str, ...] | None = None) -> tuple[float, float]:
+        kind = _with_metrics("host", metrics)
+        count = self._get(kind, run, image_shape(run), lambda: flops.host_work(run, metrics))
+        return count[0], count[1]
 
     def save(self) -> None:
         """Write the counts added (merged with any another process wrote meanwhile)."""

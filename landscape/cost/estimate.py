@@ -196,6 +196,7 @@ def estimate(
     *,
     counts: FlopCounts | None = None,
     per_run: bool = False,
+    metrics: tuple[str, ...] | None = None,
 ) -> Estimate:
     """Device-hours to train and evaluate ``runs`` one after another on ``device`` (a kind
     in the table; default: CUDA when measured, else the first kind recorded), or at the given
@@ -214,7 +215,7 @@ def estimate(
     for i, run in enumerate(runs):
         key = i if per_run else cost_key(run)
         if key not in prices:
-            prices[key] = price(run, counts, known, host, steps_per_second)
+            prices[key] = price(run, counts, known, host, steps_per_second, metrics)
         p = prices[key]
         if not isinstance(p, Price):  # not countable (a reason), or no speed to scale from
             missing[run.architecture] += 1
@@ -247,6 +248,7 @@ def price(
     known: list[Entry],
     host: dict | None,
     steps_per_second: float | None,
+    metrics: tuple[str, ...] | None = None,
 ) -> Price | str | None:
     """``run``'s cost per step and per evaluation; a reason when its FLOPs cannot be counted,
     None when no measured speed is there to scale from."""
@@ -264,19 +266,24 @@ def price(
         if how.startswith("FLOP-scaled"):
             distance = counts.step(ref.spec(run), ref.shape(run)) / flops
             factor *= math.sqrt(max(distance, 1 / distance))
-    return Price(flops, rate, how, factor, eval_seconds(run, rate, host, counts), name)
+    return Price(flops, rate, how, factor, eval_seconds(run, rate, host, counts, metrics), name)
 
 
 def eval_seconds(
-    run: RunSpec, rate: float, host: dict | None, counts: FlopCounts | None = None
+    run: RunSpec,
+    rate: float,
+    host: dict | None,
+    counts: FlopCounts | None = None,
+    metrics: tuple[str, ...] | None = None,
 ) -> float:
     """One evaluation: generating and featurizing the fakes at the device's FLOP ``rate``,
     plus KID's and FID's float64 arithmetic at the host speeds measured beside the device
-    (``host``: seconds per kernel element, FLOPs per second; none recorded: not counted)."""
+    (``host``: seconds per kernel element, FLOPs per second; none recorded: not counted),
+    computing the study's ``metrics`` (None: the default ones), each network once."""
     counts = counts if counts is not None else FlopCounts()
-    seconds = counts.eval(run) / rate
+    seconds = counts.eval(run, metrics) / rate
     if host:
-        elements, flops = counts.host(run)
+        elements, flops = counts.host(run, metrics)
         seconds += elements * host["seconds_per_element"] + flops / host["flops_per_second"]
     return seconds
 

@@ -18,9 +18,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from landscape.data.base import fact_of, resolution_of
-from landscape.evaluation import digits_cnn, mnist_cnn
+from landscape.evaluation import digits_cnn, dinov2, mnist_cnn
 from landscape.evaluation.protocol import EVAL_BATCH, protocol_for
 from landscape.metrics import METRICS
+from landscape.metrics.density_coverage import NAME as DENSITY_COVERAGE
 from landscape.metrics.prc import NAME as PRC  # torch-fidelity's precision/recall, on the device
 from landscape.train import RunSpec
 from landscape.train.update import GanUpdate
@@ -127,41 +128,78 @@ def evaluations(run: RunSpec) -> int:
 
 
 @_cached
-def eval_flops(run: RunSpec, shape: tuple[int, int]) -> float:
-    """FLOPs of one evaluation on the device: G over the protocol's fakes and the sample grid,
-    the feature extractor over the fakes (the real statistics are computed once and cached),
-    and precision/recall's k-NN distances when that metric is registered."""
-    protocol = protocol_for(run.dataset, n_samples=run.eval_samples, extractor=run.extractor)
+def fake_flops(run: RunSpec, shape: tuple[int, int]) -> float:
+    """FLOPs of G on one fake (eval mode)."""
     channels, resolution = shape
     G, _ = _models(run, channels, resolution)
     with torch.no_grad(), _counter() as counter:
         G(torch.zeros(EVAL_BATCH, G.z_dim, device=META))
-    per_fake = counter.get_total_flops() / EVAL_BATCH
-    flops, d = extractor(protocol.extractor)
-    knn = 0.0
-    if PRC in METRICS:
-        # fake-fake, real-fake, real-real and fake-real distance matrices, 2 d FLOPs a pair
-        knn = 2 * d * (protocol.n_fake + protocol.n_real) ** 2
-    return (protocol.n_fake + SAMPLE_GRID) * per_fake + protocol.n_fake * flops + knn
+    return counter.get_total_flops() / EVAL_BATCH
+
+
+# k-NN metrics: how many pairwise distances (in units of N^2) each computes on the device, from
+# (n_fake, n_real). Precision/recall: fake-fake, real-fake, real-real and fake-real matrices;
+# density/coverage: real-real (the radii) and real-fake.
+KNN_PAIRS = {
+    PRC: lambda fake, real: (fake + real) ** 2,
+    DENSITY_COVERAGE: lambda fake, real: real * real + real * fake,
+}
+
+
+def _protocol(run: RunSpec, metrics: tuple[str, ...] | None):
+    return protocol_for(
+        run.dataset,
+        n_samples=run.eval_samples,
+        extractor=run.extractor,
+        data_options=run.data_options,
+        metrics=metrics,
+    )
+
+
+def eval_flops(
+    run: RunSpec, shape: tuple[int, int] | None = None, metrics: tuple[str, ...] | None = None
+) -> float:
+    """FLOPs of one evaluation on the device: G over the protocol's fakes and the sample grid,
+    each network the computed ``metrics`` read (None: the default ones) once over the fakes
+    (the real statistics are computed once and cached), and the k-NN metrics' distances."""
+    protocol = _protocol(run, metrics)
+    flops = (protocol.n_fake + SAMPLE_GRID) * fake_flops(run, shape)
+    for network, names in protocol.networks.items():
+        per_image, d = extractor(network)
+        flops += protocol.n_fake * per_image
+        for name in names:  # 2 d FLOPs a pair
+            if name in KNN_PAIRS:
+                flops += 2 * d * KNN_PAIRS[name](protocol.n_fake, protocol.n_real)
+    return flops
 
 
 SQRTM_FLOPS = 25  # x d^3: FID's matrix square root (Schur method: ~25 d^3)
 
 
-def host_work(run: RunSpec) -> tuple[float, float]:
+def host_work(run: RunSpec, metrics: tuple[str, ...] | None = None) -> tuple[float, float]:
     """(elements, FLOPs) of one evaluation's arithmetic on the host CPU in float64, whatever
     the device: KID's 3 cubic kernels (x.y / d + 1)^3 over m x m pairs per subset, a matrix
-    product of 2 m^2 d FLOPs and m^2 elements raised to a power each, and FID's matrix square
-    root. For Inception features at 10K fakes that is 1.2 TFLOPs, seconds to minutes."""
-    protocol = protocol_for(run.dataset, n_samples=run.eval_samples, extractor=run.extractor)
+    product of 2 m^2 d FLOPs and m^2 elements raised to a power each, and the matrix square
+    root of each Fréchet distance (FID, FD_DINOv2) on its network's features. For Inception
+    features at 10K fakes that is 1.2 TFLOPs, seconds to minutes."""
+    protocol = _protocol(run, metrics)
     m = min(protocol.kid_subset_size, protocol.n_fake, protocol.n_real)
-    d = extractor(protocol.extractor)[1]
-    kernels = 3 * protocol.kid_subsets
-    return kernels * m * m, kernels * 2 * m * m * d + SQRTM_FLOPS * d**3
+    elements = flops = 0.0
+    for network, names in protocol.networks.items():
+        d = extractor(network)[1]
+        for name in names:
+            if name == KID:
+                kernels = 3 * protocol.kid_subsets
+                elements += kernels * m * m
+                flops += kernels * 2 * m * m * d
+            elif "real_stats" in METRICS[name].needs:
+                flops += SQRTM_FLOPS * d**3
+    return elements, flops
 
 
 GRAY_NETS = {digits_cnn.NAME: digits_cnn.DigitsNet, mnist_cnn.NAME: mnist_cnn.MnistNet}
 INCEPTION_FEATURES = 2048  # pool_3, the FID/KID features
+KID = "kid"  # the metric whose kernels run on the host
 
 
 def extractor_flops(name: str) -> float:
@@ -172,12 +210,16 @@ def extractor_flops(name: str) -> float:
 @lru_cache(maxsize=8)
 def extractor(name: str) -> tuple[float, int]:
     """(FLOPs on one image, FID/KID feature dimension) of extractor ``name``: the offline gray
-    nets on 32x32, or Inception-v3 on 299x299 (torchvision's network, the TF-compatible one's
-    twin in FLOPs) for any other."""
+    nets on 32x32, DINOv2 ViT-L/14 on 224x224, or Inception-v3 on 299x299 (torchvision's
+    network, the TF-compatible one's twin in FLOPs) for any other (a plugin's network is
+    counted as Inception: an assumption, not a measurement)."""
     with META, _counter() as counter, torch.no_grad():
         if name in GRAY_NETS:
             features, _ = GRAY_NETS[name]().eval()(torch.zeros(1, 1, 32, 32))
             dim = features.shape[-1]
+        elif name == dinov2.NAME:
+            size = dinov2.INPUT_SIZE
+            dim = dinov2.cls_features(dinov2.vit().eval(), torch.zeros(1, 3, size, size)).shape[-1]
         else:
             from torchvision.models import inception_v3
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import Tensor
@@ -46,3 +46,29 @@ def extract(
     if not parts:
         raise ValueError("no images to extract features from")
     return {name: torch.cat(values) for name, values in parts.items()}
+
+
+@torch.no_grad()
+@float32_mode("fp32")
+def extract_each(
+    extractors: Mapping[str, tuple[FeatureExtractorBase, bool]],
+    batches: Iterable[Tensor],
+    *,
+    device: str | torch.device = "cpu",
+) -> dict[str, dict[str, Tensor]]:
+    """Like :func:`extract` for several networks at once (name -> (extractor, quantize)): every
+    batch goes through each network as it comes, so the images are made and held once."""
+    parts: dict[str, dict[str, list[Tensor]]] = {name: {} for name in extractors}
+    for batch in batches:
+        batch = batch.to(device)
+        for name, (extractor, quantize) in extractors.items():
+            x = extractor_input(batch, quantize=quantize)
+            out = extractor.convert_features_tuple_to_dict(extractor(x))
+            for layer, value in out.items():
+                parts[name].setdefault(layer, []).append(value.float().cpu())
+    if not any(parts.values()):
+        raise ValueError("no images to extract features from")
+    return {
+        name: {layer: torch.cat(values) for layer, values in layers.items()}
+        for name, layers in parts.items()
+    }

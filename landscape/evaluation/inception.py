@@ -84,14 +84,19 @@ class InceptionV3FloatInput(FeatureExtractorInceptionV3):
             raise ValueError(f"float input path provides {_FLOAT_FEATURES}, not {unsupported}")
         super().__init__(name, features_list, **kwargs)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+    def preprocess(self, x: Tensor) -> Tensor:
+        """Images in [0, 255] -> the trunk's input: TF1 bilinear resize to 299, (x - 128) / 128
+        (the protocol records this path as ``tf1-bilinear``)."""
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"Inception expects Bx3xHxW images in [0, 255], got {tuple(x.shape)}")
         x = x.to(self.feature_extractor_internal_dtype)
         x = interpolate_bilinear_2d_like_tensorflow1x(
             x, size=(self.INPUT_IMAGE_SIZE, self.INPUT_IMAGE_SIZE), align_corners=False
         )
-        x = (x - 128) / 128
+        return (x - 128) / 128
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        x = self.preprocess(x)
         for name in _TRUNK:
             x = getattr(self, name)(x)
         x = torch.flatten(x, 1)

@@ -13,13 +13,15 @@ import hashlib
 import json
 import platform
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 
 from landscape.data.base import fact_of
-from landscape.evaluation import digits_cnn, inception
+from landscape.evaluation import digits_cnn, inception, ms_ssim
 from landscape.evaluation.extractors import FLOAT_INPUT, feature_layers, weights_label
+from landscape.evaluation.networks import metrics_by_network, network_of, network_record
 from landscape.evaluation.scores import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
+from landscape.metrics import METRICS, selected_metrics
 from landscape.train.precision import EVALUATION_ARITHMETIC
 
 EVAL_Z_SEED = 42  # compare_gan resets the eval z seed to 42 at every checkpoint (PAPER.md 6)
@@ -45,6 +47,11 @@ NOT_COMPARABLE_NOTE = (
     "features from '{}', not Inception: these scores rank models against each other under this "
     "protocol only and are NOT comparable with Inception-based FID/IS/KID numbers from papers"
 )
+# Recorded with every score but not part of a protocol's identity: library versions, the
+# networks' details (implied by the extractor's name and weights file, which are) and which
+# metrics were computed (a metric's value does not depend on the others beside it). Records
+# from before they were recorded thus stay comparable with new ones.
+RECORDED_ONLY = ("versions", "networks", "metrics")
 VERSIONED = ("torch", "torchvision", "torch-fidelity", "numpy", "scipy", "landscape")
 
 
@@ -70,6 +77,19 @@ class Protocol:
     batch_size: int = EVAL_BATCH
     quantize_fakes: bool = False
     data_options: str = ""  # the loader's options as canonical JSON (image_folder's path...)
+    metrics: tuple[str, ...] | None = None  # METRICS computed; None: every default one
+
+    @property
+    def selected(self) -> tuple[str, ...]:
+        """The metrics computed under this protocol (``metrics``, or the default ones)."""
+        return selected_metrics(self.metrics)
+
+    @property
+    def networks(self) -> dict[str, tuple[str, ...]]:
+        """Network -> the computed metrics that read its features (each network once; the
+        ``inception`` role is the protocol's extractor)."""
+        applies = tuple(m for m in self.selected if METRICS[m].applies_to(self))
+        return metrics_by_network(applies, self.extractor)
 
     @property
     def source(self) -> str:
@@ -90,7 +110,7 @@ class Protocol:
         return (
             self.extractor == inception.NAME
             and self.dataset in PAPER_DATASETS
-            and self == protocol_for(self.dataset)
+            and replace(self, metrics=None) == protocol_for(self.dataset)
         )
 
     @property
@@ -109,6 +129,8 @@ class Protocol:
         return {
             "name": self.name,
             **asdict(self),
+            "metrics": self.metric_records(),
+            "networks": self.network_records(),
             "reference": f"{self.source}/{self.split}",
             "reference_images": f"the first {self.n_real} of the {self.split} split, file order",
             "fakes": (
@@ -121,6 +143,35 @@ class Protocol:
             "comparable_with_papers": self.comparable_with_papers,
             "note": self.note,
             "versions": versions(),
+        }
+
+    def metric_records(self) -> dict[str, dict]:
+        """Per computed metric: its network, its sample counts and its reference split (FID's
+        bias depends on N)."""
+        out = {}
+        for name in self.selected:
+            m = METRICS[name]
+            if not m.applies_to(self):
+                continue
+            reads_reals = bool(m.needs & {"real_features", "real_stats"})
+            fakes = self.n_fake
+            if m.needs <= {"fake_images"}:  # MS-SSIM: 5 batches of 64 of the fakes
+                fakes = len(ms_ssim.selection(self.n_fake, seed=0))
+            out[name] = {
+                "network": network_of(name, self.extractor),
+                "n_fake": fakes,
+                "n_real": self.n_real if reads_reals else None,
+                "reference": f"{self.source}/{self.split}" if reads_reals else None,
+            }
+        return out
+
+    def network_records(self) -> dict[str, dict]:
+        """Per network used: its weights file, resize path, input size, whether fakes are
+        rounded to uint8 for it, its feature layers and the metrics that read it."""
+        options = json.loads(self.data_options) if self.data_options else {}
+        return {
+            network: {**network_record(network, self.dataset, options), "metrics": list(names)}
+            for network, names in self.networks.items()
         }
 
 
@@ -148,6 +199,7 @@ def protocol_for(
     n_samples: int | None = None,
     extractor: str | None = None,
     data_options: Mapping | None = None,
+    metrics: Iterable[str] | None = None,
 ) -> Protocol:
     """The PAPER.md 7 protocol of ``dataset``.
 
@@ -157,7 +209,8 @@ def protocol_for(
     for the offline ``digits`` set; ``mnist-cnn`` is the offline choice for ``mnist``.
     ``data_options`` are the data set loader's options (e.g. ``image_folder``'s ``path``); they
     are part of the protocol (``download`` is not: it changes where the data come from, not
-    which data they are).
+    which data they are). ``metrics`` names the METRICS to compute (None: the default ones);
+    each metric's network must be a registered feature extractor.
     """
     options = {k: v for k, v in (data_options or {}).items() if k != "download"}
     test_size = fact_of(dataset, "test_size")  # declared on the data set (data/*.py)
@@ -167,6 +220,12 @@ def protocol_for(
     if extractor is None:
         extractor = digits_cnn.NAME if dataset == "digits" else inception.NAME
     feature_layers(extractor)  # validates the name
+    chosen = None if metrics is None else selected_metrics(tuple(metrics))
+    for network, names in metrics_by_network(selected_metrics(chosen), extractor).items():
+        try:
+            feature_layers(network)  # a metric's own network must exist too
+        except ValueError as error:
+            raise ValueError(f"metric {names[0]!r} reads network {network!r}: {error}") from None
     return Protocol(
         dataset=dataset,
         split="test",
@@ -177,22 +236,26 @@ def protocol_for(
         kid_subset_size=min(KID_SUBSET_SIZE, n_fake, n_real),
         quantize_fakes=extractor not in FLOAT_INPUT,
         data_options=json.dumps(options, sort_keys=True) if options else "",
+        metrics=chosen,
     )
 
 
-def protocol_of(run) -> Protocol:
-    """The protocol a run (a ``RunSpec``) is evaluated under."""
+def protocol_of(run, metrics: Iterable[str] | None = None) -> Protocol:
+    """The protocol a run (a ``RunSpec``) is evaluated under, computing ``metrics`` (a study's
+    ``evaluation: metrics`` list; None: the default ones)."""
     return protocol_for(
         run.dataset,
         n_samples=run.eval_samples,
         extractor=run.extractor,
         data_options=run.data_options,
+        metrics=metrics,
     )
 
 
 def identity(protocol: Mapping) -> dict:
-    """The part of a protocol record that decides comparability (all but the versions)."""
-    return {k: v for k, v in protocol.items() if k != "versions"}
+    """The part of a protocol record that decides comparability (all but
+    :data:`RECORDED_ONLY`: versions, networks' details, the metrics computed)."""
+    return {k: v for k, v in protocol.items() if k not in RECORDED_ONLY}
 
 
 def assert_one_protocol(records: Iterable[Mapping]) -> str:

@@ -1,6 +1,6 @@
 """Reference statistics: the features of the real split, computed once and cached on disk.
 
-One file per (data set, split, sample count, extractor, feature layers):
+One file per (data set, split, sample count, network, its weights, feature layers):
 ``<cache>/stats/<key>.npz`` holding the FID statistics (mu, sigma in float64) and the KID
 features. The real images are the first ``n_real`` of the test split in file order
 (compare_gan ``GetRealImages``, PAPER.md 5), scaled to [0, 255] exactly as stored (uint8).
@@ -21,7 +21,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 from landscape.data import load
 from landscape.evaluation.cache import load_or_compute, resolve_cache_dir
-from landscape.evaluation.extractors import feature_layers, weights_label
+from landscape.evaluation.extractors import FLOAT_INPUT, feature_layers, weights_label
 from landscape.evaluation.features import extract
 from landscape.evaluation.protocol import Protocol
 from landscape.evaluation.scores import Statistics, statistics
@@ -39,16 +39,18 @@ class Reference:
     meta: dict
 
 
-def reference_key(protocol: Protocol) -> str:
-    """A file-name-safe key naming everything the cached features depend on, the extractor's
-    weights (file and version) included."""
-    layers = feature_layers(protocol.extractor)
+def reference_key(protocol: Protocol, network: str | None = None) -> str:
+    """A file-name-safe key naming everything the cached features of ``network`` (default: the
+    protocol's extractor, whose keys are as before networks were per metric) depend on, the
+    network's weights (file and version) included."""
+    network = network or protocol.extractor
+    layers = feature_layers(network)
     parts = [
         protocol.source,
         protocol.split,
         str(protocol.n_real),
-        protocol.extractor,
-        Path(weights_label(protocol.extractor)).stem,
+        network,
+        Path(weights_label(network)).stem,
         layers["fid"],
         layers["kid"],
         f"f{FORMAT}",
@@ -56,9 +58,11 @@ def reference_key(protocol: Protocol) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts))
 
 
-def reference_path(protocol: Protocol, cache_dir: str | Path | None = None) -> Path:
-    """``<cache>/stats/<key>.npz``."""
-    return resolve_cache_dir(cache_dir) / STATS_DIR / f"{reference_key(protocol)}.npz"
+def reference_path(
+    protocol: Protocol, cache_dir: str | Path | None = None, network: str | None = None
+) -> Path:
+    """``<cache>/stats/<key>.npz``: one file per network."""
+    return resolve_cache_dir(cache_dir) / STATS_DIR / f"{reference_key(protocol, network)}.npz"
 
 
 def real_images(protocol: Protocol, data_root: str | Path | None) -> Tensor:
@@ -80,13 +84,22 @@ def compute_reference(
     *,
     data_root: str | Path | None = None,
     device: str | torch.device = "cpu",
+    network: str | None = None,
 ) -> Reference:
-    """Extract the real features (no cache involved)."""
+    """Extract the real features of ``network`` (default: the protocol's extractor; no cache
+    involved). The stored uint8 images go in as they are, batch by batch."""
+    network = network or protocol.extractor
     images = real_images(protocol, data_root)
-    features = extract(extractor, images.split(protocol.batch_size), device=device)
-    layers = feature_layers(protocol.extractor)
+    features = extract(
+        extractor,
+        images.split(protocol.batch_size),
+        device=device,
+        quantize=network not in FLOAT_INPUT,  # uint8 stays uint8 for uint8-only networks
+    )
+    layers = feature_layers(network)
     meta = {
-        "key": reference_key(protocol),
+        "key": reference_key(protocol, network),
+        "network": network,
         "protocol": protocol.as_dict(),
         "format": FORMAT,
         "image_shape": list(images.shape[1:]),
@@ -117,13 +130,17 @@ def load_reference(
     data_root: str | Path | None = None,
     device: str | torch.device = "cpu",
     cache_dir: str | Path | None = None,
+    network: str | None = None,
 ) -> tuple[Reference, Path]:
-    """The cached reference of ``protocol`` (computed and cached on first use) and its path.
-    Safe with several processes at once: one computes, the others wait and read."""
-    path = reference_path(protocol, cache_dir)
+    """The cached reference of ``protocol`` for ``network`` (default: its extractor), computed
+    and cached on first use, and its path. Safe with several processes at once: one computes,
+    the others wait and read."""
+    path = reference_path(protocol, cache_dir, network)
     ref = load_or_compute(
         path,
-        lambda: compute_reference(protocol, extractor, data_root=data_root, device=device),
+        lambda: compute_reference(
+            protocol, extractor, data_root=data_root, device=device, network=network
+        ),
         _save,
         _load,
     )

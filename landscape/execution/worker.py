@@ -198,7 +198,7 @@ class Worker:
     def evaluator(self, spec: RunSpec):
         from landscape.evaluation import Evaluator, protocol_of
 
-        protocol = protocol_of(spec)
+        protocol = protocol_of(spec, metrics=self.study.metrics)
         if protocol.name not in self._evaluators:
             self._evaluators[protocol.name] = Evaluator(
                 protocol, data_root=self.study.data_root, device=pick_device(self.device)

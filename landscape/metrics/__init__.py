@@ -1,7 +1,9 @@
 """Metrics: what is measured (the ``METRICS`` registry) and how to read it, without torch.
 
-- :data:`METRICS` (also ``landscape.METRICS``): every metric an evaluation computes, with its
-  columns, direction and needs; :func:`metric` registers one (see ``registry.py``).
+- :data:`METRICS` (also ``landscape.METRICS``): every metric an evaluation may compute, with
+  its columns, direction, needs and network; :func:`metric` registers one (see
+  ``registry.py``); :func:`default_metrics` / :func:`selected_metrics`: which are computed
+  when a study lists none / the ones it lists.
 - :func:`metric_columns`: score column -> "lower" / "higher" (is better), for the analysis;
   :func:`column_labels`: score column -> its title (``FID``, ``IS``, ...), for the report.
 - :func:`read_floor`: a data set's cached real-data floor (``landscape floor``).
@@ -9,34 +11,40 @@
 Computing the metrics needs torch (``landscape.evaluation``); reading all this does not.
 """
 
-from landscape.metrics import builtin, prc  # noqa: F401  (registers the built-in metrics)
+from landscape.metrics import builtin, density_coverage, prc  # noqa: F401  (registers the built-in metrics)
 from landscape.metrics.cache import default_cache_dir, resolve_cache_dir
 from landscape.metrics.floors import PAPER_FLOORS, floor_path, read_floor
 from landscape.metrics.registry import (
     DIRECTIONS,
+    INCEPTION,
     METRICS,
     NEEDS,
     Metric,
     column_labels,
+    default_metrics,
     metric,
     metric_columns,
     record_columns,
+    selected_metrics,
 )
 
 __all__ = [
     "DIRECTIONS",
     "METRICS",
+    "INCEPTION",
     "NEEDS",
     "PAPER_FLOORS",
     "Metric",
     "column_labels",
     "default_cache_dir",
+    "default_metrics",
     "floor_path",
     "metric",
     "metric_columns",
     "read_floor",
     "record_columns",
     "resolve_cache_dir",
+    "selected_metrics",
 ]
 
 # Until 0.2 this package was the evaluation machinery (now ``landscape.evaluation``) and the

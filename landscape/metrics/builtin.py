@@ -1,12 +1,15 @@
-"""The paper's metrics (PAPER.md 7) as registry entries: FID, IS, KID and MS-SSIM. The
-arithmetic is in ``landscape.evaluation`` (torch-fidelity's); it is imported inside each
-function, so that registering them needs no torch."""
+"""The paper's metrics (PAPER.md 7) as registry entries: FID, IS, KID and MS-SSIM, on the
+protocol's Inception (or its offline stand-in); and FD_DINOv2 (Stein et al. 2023), off by
+default. The arithmetic is in ``landscape.evaluation`` (torch-fidelity's); it is imported
+inside each function, so that registering them needs no torch."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from landscape.metrics.registry import metric
+
+DINOV2 = "dinov2-vitl14"  # the network (landscape/evaluation/dinov2.py): dgm-eval's FD_DINOv2
 
 
 @metric(
@@ -76,3 +79,21 @@ def ms_ssim(inputs: Any) -> dict:
     from landscape.evaluation import ms_ssim as msssim
 
     return {"ms_ssim": msssim.score(inputs.fake_images)}
+
+
+@metric(
+    "fd_dinov2",
+    columns=("fd_dinov2",),
+    direction="lower",
+    needs=("fid_features", "real_stats"),
+    labels={"fd_dinov2": "FD_DINOv2"},
+    network=DINOV2,
+    # ViT-L/14 at 224 px costs about 14x Inception-v3 at 299 px a fake: listed, not default
+    default=False,
+)
+def fd_dinov2(inputs: Any) -> dict:
+    """Fréchet distance of DINOv2 ViT-L/14 CLS features (dgm-eval's FD_DINOv2), in float64."""
+    from landscape.evaluation import scores
+
+    fake = scores.statistics(inputs.fid_features)
+    return {"fd_dinov2": scores.fid(fake, inputs.real_stats)}

@@ -17,6 +17,14 @@ images, the KID layer), ``fid_features`` (the fakes' FID layer, the same for Inc
 extractors) and ``real_stats`` (the reference's cached FID statistics), ``fake_logits`` (the IS
 layer), ``fake_images`` (the 5 x 64 fakes MS-SSIM looks at, in [0, 255], where the protocol
 keeps them, else None), and always ``protocol`` and ``device``.
+
+Each metric reads the features of one **network** (``network=``; default ``"inception"``, the
+role that the protocol's extractor fills: Inception-v3, or a data set's offline stand-in such
+as ``digits-cnn``). Any other name is a feature extractor registered with torch-fidelity
+(``torch_fidelity.register_feature_extractor``), ours included (``dinov2-vitl14``). An
+evaluation runs each network it needs once over the fakes and shares the features among the
+metrics that name it; the reference statistics are cached per network. A metric with
+``default=False`` is computed only where a study lists it (``evaluation: {metrics: [...]}``).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ DIRECTIONS = ("lower", "higher")
 NEEDS = frozenset(
     {"fake_features", "real_features", "fid_features", "real_stats", "fake_logits", "fake_images"}
 )
+INCEPTION = "inception"  # the role the protocol's extractor fills (Inception, or its stand-in)
 RESERVED = frozenset({"protocol", "step", "time", "eval_seconds"})  # other keys of a record
 
 MetricFn = Callable[[Any], Mapping[str, float | None]]
@@ -49,6 +58,8 @@ class Metric:
     spread: tuple[str, ...] = ()
     applies: Callable[[Any], bool] | None = None  # protocol -> bool; None: always
     labels: Mapping[str, str] | None = None  # column -> how tables title it (default: itself)
+    network: str = INCEPTION  # whose features ``needs`` are (see the module's docstring)
+    default: bool = True  # computed when a study does not list its metrics
 
     def label(self, column: str) -> str:
         """The title of ``column`` in tables and figures, e.g. ``FID`` for ``fid``."""
@@ -85,11 +96,15 @@ def metric(
     spread: tuple[str, ...] = (),
     applies: Callable[[Any], bool] | None = None,
     labels: Mapping[str, str] | None = None,
+    network: str = INCEPTION,
+    default: bool = True,
 ) -> Callable[[MetricFn], MetricFn]:
     """Decorator: register the function as metric ``name`` in :data:`METRICS`."""
     where = f"metric {name!r}"
     if direction not in DIRECTIONS:
         raise ValueError(f"{where}: direction {direction!r} is not one of {', '.join(DIRECTIONS)}")
+    if not isinstance(network, str) or not network:
+        raise ValueError(f"{where}: network must be a name, e.g. {INCEPTION!r}; got {network!r}")
     if not columns:
         raise ValueError(f"{where}: declare at least one score column")
     stray = set(labels or {}) - set(columns) - set(spread)
@@ -112,7 +127,18 @@ def metric(
             return fn  # the same module imported twice
         needed = frozenset(needs)
         METRICS.register(name)(
-            Metric(name, fn, tuple(columns), direction, needed, tuple(spread), applies, labels)
+            Metric(
+                name,
+                fn,
+                tuple(columns),
+                direction,
+                needed,
+                tuple(spread),
+                applies,
+                labels,
+                network,
+                default,
+            )
         )
         return fn
 
@@ -133,3 +159,19 @@ def column_labels() -> dict[str, str]:
 def record_columns() -> tuple[str, ...]:
     """Every metric key of an evaluation record, spreads (``is_std``, ``kid_std``) included."""
     return tuple(key for m in METRICS.values() for key in m.keys)
+
+
+def default_metrics() -> tuple[str, ...]:
+    """The metrics an evaluation computes when its study lists none (``default=True``)."""
+    return tuple(m.name for m in METRICS.values() if m.default)
+
+
+def selected_metrics(names: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """``names`` checked against :data:`METRICS` (in registry order, each once), or the
+    default metrics when None. An unknown name is a ``KeyError`` listing the valid ones."""
+    if names is None:
+        return default_metrics()
+    for name in names:
+        METRICS[name]  # raises "unknown metric ...; choose from: ..."
+    wanted = set(names)
+    return tuple(m for m in METRICS if m in wanted)

@@ -44,7 +44,7 @@ TOP_KEYS = {
     "search",
 }
 SECTION_KEYS = {
-    "evaluation": {"samples", "extractor", "keep_generators"},
+    "evaluation": {"samples", "extractor", "keep_generators", "metrics"},
     "budget": {"steps", "eval_every", "batch_size", "checkpoint_every", "log_every"},
     "model": {"z_dim", "width", "precision"},
     "search": {"sampler", "trials", "scope", "n_disc", "seed", "ranges", "startup_trials"},
@@ -79,6 +79,7 @@ class StudySpec:
     eval_samples: int | None = None
     extractor: str | None = None
     keep_generators: str = records.DEFAULT_KEEP_GENERATORS  # best | every (records.py)
+    metrics: tuple[str, ...] | None = None  # METRICS to compute; None: the default ones
     steps: int = 100_000
     eval_every: int = 20_000
     batch_size: int = 64

@@ -62,6 +62,7 @@ class Validator(Checker):
             else self.number("evaluation.samples", samples, int, 2),
             extractor=ev.get("extractor"),
             keep_generators=self.keep_generators(ev.get("keep_generators")),
+            metrics=data.metrics(self, ev.get("metrics")),
             steps=steps,
             eval_every=eval_every,
             batch_size=batch_size,

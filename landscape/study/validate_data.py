@@ -68,13 +68,32 @@ def check_protocol(check: Checker, dataset: str, ev: dict[str, Any], options: di
     from landscape.evaluation import protocol_for
 
     samples = ev.get("samples")
+    chosen = metrics(check, ev.get("metrics"))
     try:
         protocol_for(
             dataset,
             n_samples=None if samples is None else int(samples),
             extractor=ev.get("extractor"),
             data_options=options,
+            metrics=chosen,
         )
     except (ValueError, KeyError, TypeError) as error:
-        key = "evaluation.extractor" if "extractor" in str(error) else "evaluation.samples"
-        check.fail(key, str(error).strip("'\""))
+        text = str(error).strip("'\"")
+        key = "evaluation.metrics" if text.startswith("metric ") else "evaluation.extractor"
+        check.fail(key if "extractor" in text else "evaluation.samples", text)
+
+
+def metrics(check: Checker, names: Any) -> tuple[str, ...] | None:
+    """``evaluation.metrics``: a list of METRICS names (None: every default metric). A metric
+    that is off by default (``fd_dinov2``) is computed only where it is listed."""
+    from landscape.metrics import METRICS
+
+    if names is None:
+        return None
+    valid = ", ".join(METRICS)
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        check.fail("evaluation.metrics", f"give a list of metric names from: {valid}")
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        check.fail("evaluation.metrics", f"unknown metric {unknown[0]!r}; choose from: {valid}")
+    return tuple(n for n in METRICS if n in set(names))
