@@ -28,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--samples", type=int, help="fakes per evaluation (default: the study's own protocol)"
     )
     parser.add_argument("--extractor", help="feature extractor (default: the study's own protocol)")
+    parser.add_argument(
+        "--metrics",
+        help="comma-separated METRICS to compute, e.g. fid,fd_dinov2 (default: the study's "
+        "metrics plus every metric on by default, a plugin's new one included)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes on this machine")
     parser.add_argument("--device", help="cuda, cuda:1 or cpu (default: CUDA when present)")
     parser.add_argument(
@@ -54,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     data_root = args.data_root or study.get("data_root")
     storage = args.storage or default_storage(args.results)
     protocols: dict[str, object] = {}
+    metrics = chosen_metrics(args.metrics, (study.get("evaluation") or {}).get("metrics"))
 
     def protocol(spec):
         p = protocol_for(
@@ -61,11 +67,12 @@ def run(args: argparse.Namespace) -> int:
             n_samples=args.samples if args.samples is not None else spec.eval_samples,
             extractor=args.extractor or spec.extractor,
             data_options=spec.data_options,
+            metrics=metrics,
         )
         protocols[p.name] = p
         return p.as_dict()
 
-    jobs, problems, done = ev.plan(args.results, protocol)
+    jobs, problems, done = ev.plan(args.results, protocol, metric_keys(metrics))
     for line in problems:
         print(f"cannot rescore {line}", file=sys.stderr)
     keys = {ev.eval_study_name(name, protocol(j.spec)) for j in jobs}
@@ -88,23 +95,46 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
     helpers = [_start_helper(args) for _ in range(args.workers - 1)]
-    failed = _work(args, queue, protocols[target["name"]], protocol, data_root)
+    failed = _work(
+        args, queue, protocols[target["name"]], protocol, data_root, metric_keys(metrics)
+    )
     failed += sum(p.wait() != 0 for p in helpers)
     return 1 if failed or problems else 0
+
+
+def chosen_metrics(flag: str | None, listed: list | None) -> tuple[str, ...]:
+    """``--metrics`` as given; else the study file's ``evaluation.metrics`` together with every
+    metric on by default (so a plugin's metric registered after the study is computed)."""
+    from landscape.metrics import default_metrics, selected_metrics
+
+    if flag:
+        names = [n.strip() for n in flag.split(",") if n.strip()]
+        try:
+            return selected_metrics(names)
+        except KeyError as error:
+            raise ValueError(f"--metrics {flag}: {error.args[0]}") from None
+    return selected_metrics([*(listed or ()), *default_metrics()])
+
+
+def metric_keys(metrics: tuple[str, ...]) -> set[str]:
+    """The record keys the chosen metrics write: a step whose record has them is done."""
+    from landscape.metrics import METRICS
+
+    return {key for name in metrics for key in METRICS[name].keys}
 
 
 def _start_helper(args: argparse.Namespace) -> subprocess.Popen:
     """Another worker process on this machine: this command with --join and one worker."""
     argv = [arg for plugin in getattr(args, "plugin", []) for arg in ("--plugin", plugin)]
     argv += ["evaluate", str(args.results), "--join", "--workers", "1"]
-    for flag in ("samples", "extractor", "device", "data_root", "storage", "cache_dir"):
+    for flag in ("samples", "extractor", "metrics", "device", "data_root", "storage", "cache_dir"):
         value = getattr(args, flag)
         if value is not None:
             argv += [f"--{flag.replace('_', '-')}", str(value)]
     return subprocess.Popen([sys.executable, "-m", "landscape", *argv])
 
 
-def _work(args, queue, protocol, protocol_of, data_root) -> int:
+def _work(args, queue, protocol, protocol_of, data_root, keys) -> int:
     """Take runs from the claim study until none waits; returns how many raised."""
     from landscape.evaluation import Evaluator
     from landscape.execution import evaluations as ev
@@ -116,7 +146,7 @@ def _work(args, queue, protocol, protocol_of, data_root) -> int:
     while (claim := queue.claim()) is not None:
         trial_id, number, run_id = claim
         try:
-            job = ev.job_of(run_dir(args.results, run_id), protocol_of)
+            job = ev.job_of(run_dir(args.results, run_id), protocol_of, keys)
             records = []
             if job is not None:
                 records = ev.score_run(

@@ -73,13 +73,18 @@ def generator_sources(folder: RunFolder) -> list[tuple[int, Path]]:
     return every_kept(folder) or [generator_at(folder)]
 
 
-def done_steps(evals: list[dict], protocol: str) -> set[int]:
-    """Steps whose record under ``protocol`` holds every registered metric's keys."""
-    keys = set(record_columns())
+def done_steps(evals: list[dict], protocol: str, keys: set[str] | None = None) -> set[int]:
+    """Steps whose record under ``protocol`` holds every key of the metrics asked for
+    (``keys``; None: every registered metric's)."""
+    keys = set(record_columns()) if keys is None else keys
     return {r["step"] for r in evals if protocol_name(r) == protocol and keys <= set(r)}
 
 
-def job_of(path: Path, protocol_of_run: Callable[[RunSpec], dict[str, Any]]) -> Job | None:
+def job_of(
+    path: Path,
+    protocol_of_run: Callable[[RunSpec], dict[str, Any]],
+    keys: set[str] | None = None,
+) -> Job | None:
     """What is left to score of the run at ``path`` (None: nothing, or not a finished run);
     NotKept when its generator was not kept."""
     folder = RunFolder(path)
@@ -92,13 +97,15 @@ def job_of(path: Path, protocol_of_run: Callable[[RunSpec], dict[str, Any]]) -> 
         sources = generator_sources(folder)
     except NotKept as error:
         raise NotKept(f"run {spec.run_id}: {error}") from None
-    finished = done_steps(evals, protocol_of_run(spec)["name"])
+    finished = done_steps(evals, protocol_of_run(spec)["name"], keys)
     todo = tuple((s, p) for s, p in sources if s not in finished)
     return Job(spec, Path(path), todo) if todo else None
 
 
 def plan(
-    results: Path, protocol_of_run: Callable[[RunSpec], dict[str, Any]]
+    results: Path,
+    protocol_of_run: Callable[[RunSpec], dict[str, Any]],
+    keys: set[str] | None = None,
 ) -> tuple[list[Job], list[str], int]:
     """The jobs still to do, the runs that cannot be scored (one line each), and how many
     finished runs are scored already."""
@@ -106,7 +113,7 @@ def plan(
     runs = Path(results) / RUNS_DIR
     for path in sorted(p for p in runs.glob("*") if p.is_dir() and not p.name.startswith(".")):
         try:
-            job = job_of(path, protocol_of_run)
+            job = job_of(path, protocol_of_run, keys)
         except NotKept as error:
             problems.append(str(error))
             continue
