@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from landscape.execution import results_dir
-from landscape.execution.queue import DONE, FAILED, RUNNING, Queue, default_storage
+from landscape.execution.queue import DONE, FAILED, PRUNED, RUNNING, Queue, default_storage
 from landscape.execution.runner import print_failures
 from landscape.execution.storage import check_url
 from landscape.records import JOURNAL
@@ -34,9 +34,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     queue = Queue(study, args.storage or default_storage(results), results)
     counts, total = queue.counts(), expected_runs(study)
-    done, failed, running = counts[DONE], counts[FAILED], counts[RUNNING]
+    done, failed, running = counts[DONE] + counts[PRUNED], counts[FAILED], counts[RUNNING]
+    cut = f" ({counts[PRUNED]} pruned early)" if counts[PRUNED] else ""
     print(
-        f"study {study.name}: {done} done, {running} running, {failed} failed, "
+        f"study {study.name}: {done} done{cut}, {running} running, {failed} failed, "
         f"{max(total - done - failed - running, 0)} left of {total}"
     )
     for run_id, origin, worker, step in queue.running():

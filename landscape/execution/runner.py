@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from landscape.atomic import atomic_write_bytes
-from landscape.execution.queue import DONE, FAILED, RUNNING, Queue, default_storage
+from landscape.execution.queue import DONE, FAILED, PRUNED, RUNNING, Queue, default_storage
 from landscape.execution.rebuild import move_journal_aside, requeue_search_runs
 from landscape.records import (
     CLAIMS_JSON,
@@ -242,7 +242,7 @@ def _watch(queue: Queue, pool: Pool, total: int, results: Path, wanted: dict) ->
     while True:
         alive = pool.alive()
         counts = queue.counts()
-        pool.check(runs_left=counts[DONE] + counts[FAILED] < total)
+        pool.check(runs_left=counts[DONE] + counts[PRUNED] + counts[FAILED] < total)
         if not alive and not pool.alive():
             break
         time.sleep(POLL)
@@ -269,13 +269,16 @@ def _watch(queue: Queue, pool: Pool, total: int, results: Path, wanted: dict) ->
 
 def _line(counts, total: int, elapsed: float) -> str:
     done, failed, running = counts.get(DONE, 0), counts.get(FAILED, 0), counts.get(RUNNING, 0)
+    pruned = counts.get(PRUNED, 0)  # search trials stopped early: ended, counted apart
+    done += pruned
     left = max(total - done - failed - running, 0)
     finished = done + failed
     eta = ""
     if finished and elapsed and left + running:
         seconds = elapsed / finished * (left + running)
         eta = f", ETA {time.strftime('%H:%M:%S', time.gmtime(seconds))}"
-    return f"{done} done, {running} running, {failed} failed, {left} left of {total}{eta}"
+    cut = f" ({pruned} pruned)" if pruned else ""
+    return f"{done} done{cut}, {running} running, {failed} failed, {left} left of {total}{eta}"
 
 
 def write_report(results: Path, total: int) -> Path | None:

@@ -15,7 +15,13 @@ from landscape.analysis import RANK, header, median_column, recorded_scores
 from landscape.records import Status
 from landscape.report.analyse import ProtocolAnalysis
 from landscape.report.comparisons import comparison_tables, findings_table
-from landscape.report.figures import budget_figure, curves_figure, forest_figure, top5_figure
+from landscape.report.figures import (
+    budget_figure,
+    compute_axis,
+    curves_figure,
+    forest_figure,
+    top5_figure,
+)
 from landscape.report.floors import floor_fid, floor_text
 from landscape.report.tables import Column, table_html
 
@@ -69,6 +75,11 @@ def protocol_block(pa: ProtocolAnalysis, fig_dir: Path, hyper: list[str]) -> dic
         for c in pa.compared
         if c in pa.budget and not pa.budget[c].empty
     ]
+    for c in pa.compared:  # the same curves against the compute spent (pruned trials included)
+        x = compute_axis(pa.budget[c]) if c in pa.budget else None
+        if x is not None:
+            data = budget_figure(pa.budget[c], f"By {c}, against compute", floor, x=x)
+            block["budget"].append(figure(fig_dir, f"budget_{x}_{name}_{c}.png", data, c))
     block["comparisons"] = comparison_tables(pa.comparisons, name)
     block["forest"] = None
     if pa.comparisons is not None and not pa.comparisons.empty:

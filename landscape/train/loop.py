@@ -43,12 +43,15 @@ from landscape.train.update import GanUpdate
 from landscape.variants import ARCHITECTURES, PENALTIES, Generator
 
 EvalHook = Callable[[Generator], dict[str, Any]]
+# Asked after each evaluation between step 0 and the end with (step, scores): True stops the run
+# there as ``pruned`` (a search trial the pruner gave up on), after a checkpoint.
+PruneHook = Callable[[int, dict[str, Any]], bool]
 
 
 @dataclass(frozen=True)
 class RunResult:
     run_id: str
-    status: str  # ok | diverged | interrupted
+    status: str  # ok | diverged | interrupted | pruned
     step: int
     diverged_at: int | None
     wall_time: float
@@ -75,6 +78,7 @@ def train(
     progress: bool = True,
     channels_last: bool = False,
     compile: bool = False,
+    prune: PruneHook | None = None,
 ) -> RunResult:
     """Train ``spec`` in ``run_dir``; resumes an interrupted run, returns a finished one at once.
 
@@ -146,7 +150,10 @@ def train(
             if schedule.logs(done):
                 _log(folder, bar, out, done, clock())
             if schedule.evaluates(done):
-                _evaluate(folder, G, evaluate, done, clock)
+                scores = _evaluate(folder, G, evaluate, done, clock)
+                if prune is not None and done < spec.steps and prune(done, scores):
+                    _checkpoint(folder, state, batches, done, clock)
+                    return _finish(spec, folder, Status.PRUNED, done, None, clock(), note)
             if schedule.checkpoints(done):
                 _checkpoint(folder, state, batches, done, clock)
     return _finish(spec, folder, Status.OK, spec.steps, None, clock(), note)
@@ -183,7 +190,7 @@ def _checkpoint(
 
 def _evaluate(
     folder: RunFolder, G: Generator, evaluate: EvalHook | None, step: int, clock: Clock
-) -> None:
+) -> dict[str, Any]:
     """A sample grid and the scores at ``step``, without moving the training RNG streams."""
     started, time_at = time.monotonic(), clock()
     with _rng_preserved():
@@ -192,6 +199,7 @@ def _evaluate(
     seconds = round(time.monotonic() - started, 3)
     record = {"step": step, "time": time_at, "eval_seconds": seconds}
     append_jsonl(folder.eval_log, {**record, **scores})
+    return scores
 
 
 def _progress_bar(spec: RunSpec, start: int, progress: bool) -> tqdm:
