@@ -3,7 +3,10 @@ path, a worker that stops a trial at its first rung, and the compute every run r
 
 from __future__ import annotations
 
+import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import optuna
@@ -23,6 +26,7 @@ from landscape.study.load import StudyError
 from landscape.train import RunSpec
 from landscape.train.records import read_jsonl
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "name": "tiny_pruned",
     "dataset": "digits",
@@ -158,7 +162,7 @@ def test_the_queue_prunes_search_trials_only_and_never_at_step_zero(tmp_path, al
 def pruned_study(tmp_path, always):
     """The tiny study trained by one worker: its grid run, and 3 search trials all pruned."""
     study = load_study(write(tmp_path, TINY))
-    results = tmp_path / "results"
+    results = tmp_path / "results" / TINY["name"]  # results/<study>/, as the commands expect
     queue = Queue(study, default_storage(results), results)
     queue.add_grid(grid_runs(study))
     assert Worker(study, results, default_storage(results), device="cpu").run() == 4
@@ -219,3 +223,64 @@ def test_budget_curves_spend_pruned_compute_but_take_no_fid_from_it(pruned_study
     assert curve["flops"].iloc[-1] == pytest.approx(by_run["flops"].sum())
     assert curve["device_hours"].iloc[-1] == pytest.approx(by_run["wall_time"].sum() / 3600)
     assert (by_run["status"] == Status.PRUNED).sum() == 3
+
+
+@pytest.mark.slow
+def test_status_and_report_know_pruned_runs(pruned_study, tmp_path, capsys):
+    from landscape.commands import status
+    from landscape.report import write_report
+
+    _, results, _ = pruned_study
+    args = argparse.Namespace(study=tmp_path / "study.yaml", storage=None, results=results.parent)
+    assert status.run(args) == 0
+    assert "study tiny_pruned: 4 done (3 pruned early), 0 running, 0 failed, 0 left of 4" in (
+        capsys.readouterr().out
+    )
+    write_report(results, expected_runs=4)
+    runs = (results / "runs.csv").read_text()
+    assert runs.count(",pruned,") == 3
+    assert list((results / "figures").glob("budget_flops_*.png"))  # against compute
+    budget = (results / "budget.csv").read_text().splitlines()
+    assert budget[0].endswith("n_grid,n_pruned,d_steps,flops,device_hours")
+
+
+def test_plan_shows_the_expected_compute_with_the_pruner(capsys):
+    from landscape.commands.plan import plan
+
+    args = argparse.Namespace(
+        storage=None, results=Path("/nonexistent"), list=False, steps_per_second=100.0, device="cpu"
+    )
+    plan(ROOT / "studies" / "quickstart_pruned.yaml", args)
+    out = capsys.readouterr().out
+    # rungs 50 and 150 of 300 D steps, reduction factor 3: a third of a full trial on average
+    assert "with the asha pruner: about " in out
+    assert "a search trial trains 33% of its D steps on average, from the rungs" in out
+
+
+@pytest.mark.slow
+def test_the_pruned_quickstart_runs_end_to_end(tmp_path):
+    """studies/quickstart_pruned.yaml as documented: its grid trained, its search pruned."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "landscape.cli", "run", str(ROOT / "studies/quickstart_pruned.yaml")]
+        + ["--workers", "2", "--results", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    runs = tmp_path / "quickstart_pruned" / "runs"
+    statuses = [
+        json.loads((d / RunFiles.STATUS).read_text()) for d in runs.iterdir() if d.name[0] != "."
+    ]
+    origins = [
+        json.loads((d / RunFiles.CONFIG).read_text())["origin"]
+        for d in runs.iterdir()
+        if d.name[0] != "."
+    ]
+    assert len(statuses) == 12
+    for status, origin in zip(statuses, origins, strict=True):
+        if origin.startswith("grid:"):
+            assert status["status"] == Status.OK  # fixed settings are never pruned
+        assert status["status"] in (Status.OK, Status.PRUNED)
+        assert status["flops"] > 0
+    assert any(s["status"] == Status.PRUNED for s in statuses)
+    assert (tmp_path / "quickstart_pruned" / "report.html").exists()
