@@ -29,6 +29,11 @@ The design, fixed before the first run (issue 19, point 3):
   evaluated (same parameters), between the unpruned arm's final FID and the asha arm's value
   (its final FID, or the best FID so far where it was pruned); and, over every unpruned trial,
   between its FID at the first rung (step 30) and its final FID (how well the rung predicts).
+- Also: the unpruned arm's best FID after spending the asha arm's total FLOPs (equal compute).
+- Run as: asha repeats 0, 1, 2 in one process and unpruned repeats 0, 1 in another (nice, one
+  torch thread each, on a 2-core machine shared with 7 other sessions), the seed-noise runs of
+  repeat 0 when the unpruned repeat 0 ends; a repeat whose unpruned arm did not finish by the
+  deadline is reported as partial (its FLOP ratio is not computed).
 - Target (issue 19): asha reaches the unpruned best FID within seed noise for at most 40% of
   the unpruned FLOPs. Whatever it measures is written down (bench/RESULTS.md).
 """
@@ -226,6 +231,10 @@ def summarize(out: Path, plot: Path | None) -> dict:
                 entry["reached_at_ratio"] = (
                     float(flops[hit[0]] / entry["unpruned"]["flops"]) if hit.size else None
                 )
+        if full and cut:  # what the unpruned search had found after spending asha's compute
+            flops, best = curve(full)
+            spent = np.nonzero(flops <= entry["asha"]["flops"])[0]
+            entry["unpruned_best_at_asha_flops"] = float(best[spent[-1]]) if spent.size else None
         summary["repeats"][rep] = entry
     if plot is not None and repeats:
         draw(out, repeats, plot)
