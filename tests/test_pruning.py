@@ -284,3 +284,16 @@ def test_the_pruned_quickstart_runs_end_to_end(tmp_path):
         assert status["flops"] > 0
     assert any(s["status"] == Status.PRUNED for s in statuses)
     assert (tmp_path / "quickstart_pruned" / "report.html").exists()
+
+
+@pytest.mark.parametrize("name", ["asha", "hyperband", "median", "patient", "wilcoxon"])
+def test_every_built_in_pruner_answers_through_the_queue(tmp_path, name):
+    """Each pruner is asked the way a worker asks it (a stored trial, no optuna.Trial); with
+    one trial and no finished ones, none of them stops it at its first evaluations."""
+    data = {**TINY, "search": {**TINY["search"], "pruner": name}}
+    study = load_study(write(tmp_path, data))
+    results = tmp_path / "results" / TINY["name"]
+    queue = Queue(study, default_storage(results), results)
+    lease = queue.claim()  # no grid queued: a search proposal
+    assert lease.study is not queue.grid
+    assert [queue.should_prune(lease, step, 50.0 - step) for step in (0, 3, 6)] == [False] * 3
