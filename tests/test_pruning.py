@@ -190,6 +190,7 @@ def test_a_worker_prunes_search_trials_and_records_their_compute(pruned_study):
         assert t.state == optuna.trial.TrialState.COMPLETE
         assert t.value == pytest.approx(min(e["fid"] for e in evals))
         assert t.user_attrs[Attr.PRUNED_FID] == pytest.approx(evals[-1]["fid"])
+        assert status["pruned_fid"] == pytest.approx(evals[-1]["fid"])
         assert t.user_attrs[Attr.PRUNED_STEP] == 3
         # compute: D steps, FLOPs (3 steps and 2 evaluations) and the run's own clock
         flops = 3 * step_flops(spec) + 2 * eval_flops(spec)

@@ -143,17 +143,19 @@ class Worker:
             if is_score(e.get("fid")):
                 self.queue.progress(claim, e["step"], float(e["fid"]))
         best = best_evaluation(evals)
+        scored = [e for e in evals if is_score(e.get("fid"))]
+        last_fid = float(scored[-1]["fid"]) if scored else None
+        pruned = {Attr.PRUNED_FID: last_fid} if status == Status.PRUNED else {}
         attrs = {
             Attr.STATUS: Status(status),
             Attr.DIVERGED_AT: diverged_at,
             Attr.BEST_STEP: best["step"] if best else None,
             **best_metrics(best),
-            **record_compute(claim.spec, folder, len(evals)),
+            **record_compute(claim.spec, folder, len(evals), pruned),
+            **pruned,
         }
         if status == Status.PRUNED:
-            scored = [e for e in evals if is_score(e.get("fid"))]
             attrs[Attr.PRUNED_STEP] = attrs[Attr.D_STEPS]
-            attrs[Attr.PRUNED_FID] = float(scored[-1]["fid"]) if scored else None
             self.queue.prune(claim, run_score(evals), attrs)
             return
         # A diverged run is a bad result, not a missing one (PAPER.md 7): it keeps its best FID.
@@ -213,8 +215,11 @@ class Worker:
         return self._evaluators[protocol.name]
 
 
-def record_compute(spec: RunSpec, folder: Path, n_evals: int) -> dict[str, Any]:
-    """The compute a run used, added to its status.json and returned as trial attrs: the D
+def record_compute(
+    spec: RunSpec, folder: Path, n_evals: int, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The compute a run used, added to its status.json (with ``extra``: a pruned run's
+    ``pruned_fid``) and returned as trial attrs: the D
     steps it trained, its FLOPs (D steps times cost/flops.py's step_flops, which spreads the
     G step over n_disc D steps, plus its evaluations' FLOPs) and the device-seconds of its
     clock (training and evaluations, summed over resumes). FLOPs that cannot be counted
@@ -229,8 +234,9 @@ def record_compute(spec: RunSpec, folder: Path, n_evals: int) -> dict[str, Any]:
     except Exception as error:  # noqa: BLE001 - the count is a nicety, the result is not
         print(f"run {spec.run_id}: FLOPs not counted ({error})", file=sys.stderr)
         flops = None
-    if status and status.get("flops") != flops:
-        run.set_status(**{**status, "flops": flops})
+    added = {"flops": flops, **{str(k): v for k, v in (extra or {}).items()}}
+    if status and any(status.get(k) != v for k, v in added.items()):
+        run.set_status(**{**status, **added})
     seconds = float(status.get("wall_time", 0.0))
     return {Attr.D_STEPS: steps, Attr.FLOPS: flops, Attr.DEVICE_SECONDS: seconds}
 
