@@ -26,6 +26,7 @@ _PUBLIC = {
     "Normalization": "landscape.variants",
     "Registry": "landscape.registry",
     "SAMPLERS": "landscape.execution.samplers",
+    "PRUNERS": "landscape.execution.pruners",
     "UnknownNameError": "landscape.registry",
     "load_plugin": "landscape.plugins",
 }

@@ -48,11 +48,21 @@ class Status(StrEnum):
     OK = "ok"
     DIVERGED = "diverged"  # NaN/inf losses or samples: a result (its best FID counts), not a crash
     FAILED = "failed"  # raised on every allowed attempt; its error is recorded
+    # A search trial the pruner stopped at an evaluation (its step and last FID are recorded,
+    # its checkpoint kept). Never trained again, but not a finished setting: its FID is that of
+    # a partly trained generator, so top-5%, seed medians and comparisons leave it out; the
+    # compute it used counts on the budget curves' compute axis.
+    PRUNED = "pruned"
 
     @property
     def scored(self) -> bool:
         """A result: never trained again, its best finite FID is its score."""
         return self in (Status.OK, Status.DIVERGED)
+
+    @property
+    def ended(self) -> bool:
+        """Never trained again: a scored run, or a pruned search trial."""
+        return self in ENDED
 
     @property
     def finished(self) -> bool:
@@ -63,6 +73,7 @@ class Status(StrEnum):
 
 SCORED = (Status.OK, Status.DIVERGED)
 FINISHED = (Status.OK, Status.DIVERGED, Status.FAILED)
+ENDED = (*SCORED, Status.PRUNED)  # a run folder with one of these is never trained again
 
 
 class OriginKind(StrEnum):
@@ -140,7 +151,9 @@ class RunFiles:
     """The file names inside one run folder."""
 
     CONFIG = "config.json"  # the resolved RunSpec, written before the first step
-    STATUS = "status.json"  # {status, step, steps, diverged_at, wall_time, error}
+    # {status, step, steps, diverged_at, wall_time, error}; a pruned run adds pruned_fid, and a
+    # worker adds the compute the run used: flops (training + evaluations; cost/flops.py)
+    STATUS = "status.json"
     CHECKPOINT = "checkpoint.pt"
     TRAIN_LOG = "train.jsonl"  # one JSON line per log_every D steps
     EVAL_LOG = "evals.jsonl"  # one JSON line per evaluation

@@ -11,6 +11,14 @@ band.
 Only the order of the grid settings is random, and drawing it is sampling without
 replacement, so over the grid part the mean has a closed form (expected_min_without_replacement);
 the tests check the simulation against it.
+
+Compute as the currency: each curve row also carries the mean compute spent after k settings
+(COMPUTE: D steps, FLOPs and device-hours, summed over a setting's seeds), so searches with and
+without a pruner compare on one axis. Over the grid part that mean is k times the grid settings'
+mean compute (the sum of k of n drawn without replacement); then the search's compute adds up in
+trial order. A pruned search trial (records.Status.PRUNED, ``with_pruned``) is a search row that
+spends its compute but offers no FID: it is not a finished setting (its FID is that of a partly
+trained generator), so it is never the best found, and the top-5% and comparisons leave it out.
 """
 
 from __future__ import annotations
@@ -20,10 +28,25 @@ from math import comb
 import numpy as np
 import pandas as pd
 
-from landscape.analysis.settings import SEARCH
+from landscape.analysis.settings import SEARCH, with_origins
+from landscape.records import Status
 
 DRAWS = 1000  # PAPER.md 8: "repeat this random process 1000 times"
-BUDGET_COLUMNS = ["protocol", "axis", "value", "k", "mean", "low", "high", "n_grid"]
+# compute spent, summed over a setting's seeds: D steps, FLOPs (training + evaluations, as the
+# worker recorded them in status.json) and device-hours (the runs' own clocks)
+COMPUTE = ("d_steps", "flops", "device_hours")
+BUDGET_COLUMNS = [
+    "protocol",
+    "axis",
+    "value",
+    "k",
+    "mean",
+    "low",
+    "high",
+    "n_grid",
+    "n_pruned",
+    *COMPUTE,
+]
 
 
 def min_so_far(
@@ -68,14 +91,67 @@ def budget_curve(
     with np.errstate(invalid="ignore"):
         mean = runs.mean(axis=0)
     k = np.arange(1, runs.shape[1] + 1)
-    return pd.DataFrame({"k": k, "mean": mean, "low": low, "high": high, "n_grid": grid.size})
+    n_pruned = search["pruned"].fillna(False).astype(bool).sum() if "pruned" in search else 0
+    spent = {c: compute_spent(settings, is_grid, search, c) for c in COMPUTE}
+    table = {"k": k, "mean": mean, "low": low, "high": high, "n_grid": grid.size}
+    return pd.DataFrame({**table, "n_pruned": int(n_pruned), **spent})
+
+
+def compute_spent(
+    settings: pd.DataFrame, is_grid: np.ndarray, search: pd.DataFrame, column: str
+) -> np.ndarray:
+    """The mean ``column`` spent after k settings: k times the grid's mean over its part (the
+    expected sum of k of them drawn without replacement), then the search's in trial order.
+    NaN where a setting's compute is unknown (older runs recorded no FLOPs)."""
+    if column not in settings:
+        return np.full(len(settings), np.nan)
+    grid = settings[column].to_numpy(dtype=float)[is_grid]
+    head = np.arange(1, grid.size + 1) * (grid.mean() if grid.size else 0.0)
+    tail = search[column].to_numpy(dtype=float).cumsum() + (head[-1] if grid.size else 0.0)
+    return np.concatenate([head, tail])
+
+
+def setting_compute(runs: pd.DataFrame) -> pd.DataFrame:
+    """COMPUTE per setting (index), summed over its runs: steps_trained, flops and wall_time
+    (in hours) of runs.csv. Unstarted runs spent nothing; a missing FLOP count stays NaN."""
+    spent = pd.DataFrame(
+        {
+            "setting": runs["setting"],
+            "d_steps": pd.to_numeric(runs["steps_trained"], errors="coerce").fillna(0),
+            "flops": pd.to_numeric(runs["flops"], errors="coerce") if "flops" in runs else np.nan,
+            "device_hours": pd.to_numeric(runs["wall_time"], errors="coerce").fillna(0) / 3600,
+        }
+    )
+    return spent.groupby("setting", sort=False).sum(min_count=1)
+
+
+def with_pruned(settings: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """``settings`` (seed_medians' rows) with their COMPUTE, plus one row per pruned search
+    run: origin search, its trial, ``fid_median`` +inf (no FID offered) and ``pruned`` True."""
+    spent = setting_compute(runs)
+    out = settings.drop(columns=[c for c in COMPUTE if c in settings]).join(spent, on="setting")
+    cut = with_origins(runs[runs["status"].eq(Status.PRUNED.value)])
+    if cut.empty:
+        return out.assign(pruned=False)
+    keep = [c for c in out.columns if c in cut and c not in (*COMPUTE, "origin")]
+    rows = cut[keep].join(spent, on="setting").assign(origin=SEARCH, fid_median=np.inf, pruned=True)
+    return pd.concat([out.assign(pruned=False), rows], ignore_index=True)
 
 
 def budget_curves(
-    settings: pd.DataFrame, by: str, *, draws: int = DRAWS, seed: int = 0
+    settings: pd.DataFrame,
+    by: str,
+    *,
+    draws: int = DRAWS,
+    seed: int = 0,
+    runs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """budget_curve for each (protocol, ``by`` value), stacked, with those two columns first."""
+    """budget_curve for each (protocol, ``by`` value), stacked, with those two columns first.
+    With ``runs`` (the runs of ``settings``), the curves carry the compute spent, pruned search
+    trials included (``with_pruned``)."""
     rng = np.random.default_rng(seed)
+    if runs is not None:
+        settings = with_pruned(settings, runs)
     parts = []
     for (protocol, value), group in settings.groupby(["protocol", by], sort=True):
         curve = budget_curve(group, draws=draws, rng=rng)

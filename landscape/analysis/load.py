@@ -24,7 +24,7 @@ from landscape.analysis.settings import with_origins
 from landscape.metrics import record_columns
 from landscape.records import RUNS_DIR, SENTINEL, STUDY_COPY, RunFiles, Status
 
-STATUS_COLUMNS = ("status", "steps_trained", "diverged_at", "wall_time", "error")
+STATUS_COLUMNS = ("status", "steps_trained", "diverged_at", "wall_time", "error", "flops")
 # config keys that do not define a setting (the training protocol separates runs by itself)
 NOT_HYPER = ("run_id", "study", "origin", "seed", "protocol_version", "code_generation")
 FLAG = Status.DIVERGED.value  # evals.csv's column: True where the evaluation recorded SENTINEL
@@ -137,7 +137,7 @@ def _runs_frame(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, tuple[str,
     for column in runs.columns:  # dicts (loss_kwargs, data_options) -> canonical JSON strings
         if runs[column].dtype == object and runs[column].map(type).eq(dict).any():
             runs[column] = runs[column].map(_canonical)
-    for column in ("steps_trained", "wall_time", "diverged_at"):
+    for column in ("steps_trained", "wall_time", "diverged_at", "flops"):
         runs[column] = pd.to_numeric(runs[column], errors="coerce")
     return runs, config_columns
 

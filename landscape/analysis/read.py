@@ -76,4 +76,5 @@ def status_columns(status: dict | None) -> dict[str, Any]:
         "diverged_at": status.get("diverged_at"),
         "wall_time": status.get("wall_time"),
         "error": status.get("error"),
+        "flops": status.get("flops"),  # the compute the run used, as its worker counted it
     }

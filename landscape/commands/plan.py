@@ -8,6 +8,7 @@ from pathlib import Path
 from optuna.trial import TrialState
 
 from landscape.cost.estimate import Estimate, describe, duration, estimate
+from landscape.cost.pruned import pruned_share
 from landscape.execution import results_dir
 from landscape.execution.provenance import FLAGS, KEEP, RETRAIN, changed_runs
 from landscape.execution.provenance import describe as code_lines
@@ -72,14 +73,18 @@ def plan(path: Path, args: argparse.Namespace) -> None:
     print(f"  budget: {study.steps} D steps per run, evaluated every {study.eval_every}")
     if queue is not None:
         print_code_changes(queue, results)
-    print_cost(
-        estimate(
-            left,
+    cost = estimate(
+        left, steps_per_second=args.steps_per_second, device=args.device, metrics=study.metrics
+    )
+    print_cost(cost)
+    if study.search and study.search.pruner and left[len(new) :]:
+        searched = estimate(
+            left[len(new) :],
             steps_per_second=args.steps_per_second,
             device=args.device,
             metrics=study.metrics,
         )
-    )
+        print_pruned(study, cost, searched)
     if args.list:
         for r in runs:
             mark = "done" if r.run_id in done else "FAIL" if r.run_id in failed else "new "
@@ -132,6 +137,21 @@ def print_cost(cost: Estimate) -> None:
         )
     for arch, reason in cost.reasons.items():
         print(f"  cost of {arch}: unknown: {reason}")
+
+
+def print_pruned(study, cost: Estimate, searched: Estimate) -> None:
+    """The expected cost with the search's pruner (cost/pruned.py), beside the unpruned one."""
+    s = study.search
+    share = pruned_share(s.pruner, s.pruner_options, study.steps, study.eval_every)
+    if share is None:
+        print(f"  with the {s.pruner} pruner: no estimate (it prunes by the FIDs, not by rungs)")
+        return
+    saved = searched.hours * (1 - share)
+    print(
+        f"  with the {s.pruner} pruner: about {duration(cost.hours - saved)} instead of "
+        f"{duration(cost.hours)} (a search trial trains {share:.0%} of its D steps on average, "
+        f"from the rungs; the first trials of a search are not pruned, so a short one spends more)"
+    )
 
 
 def search_runs_left(study, queue: Queue | None) -> list:

@@ -32,16 +32,19 @@ from optuna.trial import TrialState
 
 from landscape.errors import UserError
 from landscape.execution.jobs import SlurmJobs, where
+from landscape.execution.pruners import make_pruner
 from landscape.execution.samplers import make_sampler
 from landscape.execution.storage import default_storage, open_storage  # noqa: F401 (re-exported)
 from landscape.execution.trials import (  # noqa: F401 (re-exported)
     COUNT_OF,
     DONE,
     FAILED,
+    PRUNED,
     QUEUED,
     RUNNING,
     Attr,
     alive,
+    count_of,
     counted,
     failure_of,
     is_void,
@@ -104,18 +107,22 @@ class Queue:
         ]
 
     def _study(self, name: str, sc: SearchCell | None) -> optuna.Study:
-        sampler = optuna.samplers.RandomSampler()
+        sampler, pruner = optuna.samplers.RandomSampler(), None
         if sc is not None:
             assert self.spec.search is not None
             s = self.spec.search
             sampler = make_sampler(s.sampler, s.seed, sc.key, s.startup_trials)
+            pruner = make_pruner(s.pruner, s.pruner_options)  # grid runs are never pruned
         known = {s.study_name for s in self.storage.get_all_studies()}
         if name in known:  # loading writes nothing: `landscape status` only reads
-            return optuna.load_study(study_name=name, storage=self.storage, sampler=sampler)
+            return optuna.load_study(
+                study_name=name, storage=self.storage, sampler=sampler, pruner=pruner
+            )
         return optuna.create_study(
             study_name=name,
             storage=self.storage,
             sampler=sampler,
+            pruner=pruner,
             direction="minimize",
             load_if_exists=True,
         )
@@ -274,6 +281,28 @@ class Queue:
         except optuna.exceptions.UpdateFinishedTrialError:
             return False
 
+    def should_prune(self, claim: Lease, step: int, value: float) -> bool:
+        """Report the FID of the evaluation at ``step`` as it happens, and ask the search's
+        pruner whether the run should stop there. Never for a grid (or target) run, never at
+        step 0 (the untrained generator is no rung), never without a pruner."""
+        if not self.progress(claim, step, value) or step <= 0 or claim.study is self.grid:
+            return False
+        if self.spec.search is None or self.spec.search.pruner is None:
+            return False
+        # what optuna.Trial.should_prune does, without building a Trial (that calls the
+        # sampler's before_trial hook, which is for trials being proposed)
+        return claim.study.pruner.prune(claim.study, self.storage.get_trial(claim.trial_id))
+
+    def prune(self, claim: Lease, value: float, attrs: dict[str, Any]) -> bool:
+        """Record a run the pruner stopped (``attrs`` carries Status.PRUNED, its step and last
+        FID). It is told to Optuna as COMPLETE with ``value`` = its best FID so far, not as
+        PRUNED: GPSampler (like every sampler but TPE) learns only from complete trials, and
+        would propose the same poor region again. The best FID so far is an upper bound on the
+        FID the trial would have ended with (a run's score is its minimum over evaluations), so
+        the model is told a pessimistic value where the trial gave up (a constant liar that
+        lies on the safe side). Counted toward the search's ``trials``; returns as complete."""
+        return self.complete(claim, value, {**attrs, Attr.STATUS: Status.PRUNED})
+
     # -- finishing --------------------------------------------------------------------------
     def complete(self, claim: Lease, value: float, attrs: dict[str, Any]) -> bool:
         """Record the run's result. False when another worker took this claim for a lost one
@@ -380,8 +409,8 @@ class Queue:
 
     # -- reading ----------------------------------------------------------------------------
     def counts(self) -> Counter:
-        """Runs by state: done (ok or diverged), failed, running, queued."""
-        return Counter(COUNT_OF[t.state] for s in self.studies() for t in counted(s))
+        """Runs by state: done (ok or diverged), pruned, failed, running, queued."""
+        return Counter(count_of(t) for s in self.studies() for t in counted(s))
 
     def run_ids(self, states: tuple[TrialState, ...]) -> set[str]:
         return {

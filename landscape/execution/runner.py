@@ -17,7 +17,7 @@ from pathlib import Path
 
 from landscape.atomic import atomic_write_bytes
 from landscape.execution.provenance import retrains, settle
-from landscape.execution.queue import DONE, FAILED, Queue, default_storage
+from landscape.execution.queue import DONE, FAILED, PRUNED, Queue, default_storage
 from landscape.execution.rebuild import move_journal_aside, requeue_search_runs
 from landscape.execution.status import line, read_rows, summarize
 from landscape.execution.storage import STORAGE_ENV, from_environment, password_of
@@ -262,7 +262,7 @@ def _watch(queue: Queue, pool: Pool, total: int, results: Path, wanted: dict) ->
     while True:
         alive = pool.alive()
         counts = queue.counts()
-        pool.check(runs_left=counts[DONE] + counts[FAILED] < total)
+        pool.check(runs_left=counts[DONE] + counts[PRUNED] + counts[FAILED] < total)
         if not alive and not pool.alive():
             break
         time.sleep(POLL)

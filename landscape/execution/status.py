@@ -29,13 +29,14 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from landscape.execution.trials import (
-    COUNT_OF,
     DONE,
     FAILED,
     HEARTBEAT_EVERY,
+    PRUNED,
     QUEUED,
     RUNNING,
     Attr,
+    count_of,
     counted,
     failure_of,
 )
@@ -44,8 +45,9 @@ from landscape.records import is_score
 SCHEMA = 1  # bump when a key of Summary.to_json() changes meaning or goes away
 WINDOW = 3600.0  # seconds of recent history the throughput is measured over (default)
 VOID = "void"  # the kind of a trial that stands for nothing (Attr.VOID)
-LEFT = "left"  # runs neither finished nor running: total - done - failed - running
-COUNTS = (DONE, RUNNING, FAILED, LEFT)
+LEFT = "left"  # runs neither ended nor running: total - done - pruned - failed - running
+COUNTS = (DONE, PRUNED, RUNNING, FAILED, LEFT)
+ENDED = (DONE, PRUNED, FAILED)  # a run in one of these is never trained again
 
 # How a void trial's device time is accounted, by the start of the reason the queue or the
 # worker gave (worker.py: release/discard/retry; queue.py: reclaim_stale). Anything else (a
@@ -68,7 +70,7 @@ def void_kind(reason: str) -> str | None:
 class TrialRow:
     """What the status needs of one trial, read once from the storage."""
 
-    kind: str  # done, failed, running, queued (trials.COUNT_OF), or void
+    kind: str  # done, pruned, failed, running, queued (trials.count_of), or void
     run_id: str | None
     origin: str = ""
     start: float | None = None  # when it was claimed (time.time())
@@ -87,7 +89,7 @@ def _stamp(moment) -> float | None:
 def _row(t: FrozenTrial, stands: bool) -> TrialRow:
     attrs = t.user_attrs
     start, end = _stamp(t.datetime_start), _stamp(t.datetime_complete)
-    kind, error = (COUNT_OF[t.state], None) if stands else (VOID, str(attrs.get(Attr.VOID, "")))
+    kind, error = (count_of(t), None) if stands else (VOID, str(attrs.get(Attr.VOID, "")))
     if kind == FAILED:
         error = failure_of(t)
     if kind == VOID and end is not None and Attr.HEARTBEAT in attrs:
@@ -124,7 +126,7 @@ def read_rows(studies: Iterable[optuna.Study]) -> list[TrialRow]:
 class Throughput:
     window: float  # seconds asked for
     span: float  # seconds of the window during which something ran
-    finished: int  # runs finished (done or failed) in it
+    finished: int  # runs ended (done, pruned or failed) in it
 
     @property
     def per_hour(self) -> float | None:
@@ -137,7 +139,7 @@ def throughput(rows: list[TrialRow], now: float, window: float = WINDOW) -> Thro
     restart, not the hours before it while nothing ran) to now, or while nothing runs, to the
     last end (a finished or stopped study keeps the rate it had)."""
     since = now - window
-    finished = [r for r in rows if r.kind in (DONE, FAILED) and r.end is not None]
+    finished = [r for r in rows if r.kind in ENDED and r.end is not None]
     recent = [r for r in finished if r.end >= since]
     active = [
         r
@@ -283,8 +285,8 @@ def summarize(
     where a running run runs (execution.where.last_place)."""
     now = time.time() if now is None else now
     standing = [r for r in rows if r.kind != VOID]
-    n = {k: sum(r.kind == k for r in standing) for k in (DONE, RUNNING, FAILED)}
-    counts = {**n, LEFT: max(total - n[DONE] - n[FAILED] - n[RUNNING], 0)}
+    n = {k: sum(r.kind == k for r in standing) for k in (DONE, PRUNED, RUNNING, FAILED)}
+    counts = {**n, LEFT: max(total - sum(n.values()), 0)}
     rate = throughput(rows, now, window)
     # nothing running: nothing says when the rest will be (the workers are stopped)
     eta = eta_seconds(counts[LEFT] + n[RUNNING], rate.per_hour if n[RUNNING] else None)
@@ -321,7 +323,11 @@ def summarize(
 def line(s: Summary) -> str:
     """One line: the counts, throughput, ETA and best FID (the `run` progress line)."""
     c = s.counts
-    text = f"{c[DONE]} done, {c[RUNNING]} running, {c[FAILED]} failed, {c[LEFT]} left of {s.total}"
+    cut = f" ({c[PRUNED]} pruned)" if c[PRUNED] else ""  # search trials stopped early
+    text = (
+        f"{c[DONE] + c[PRUNED]} done{cut}, {c[RUNNING]} running, {c[FAILED]} failed, "
+        f"{c[LEFT]} left of {s.total}"
+    )
     if s.rate.per_hour is not None:
         text += f"; {s.rate.per_hour:.3g} runs/h over the last {duration_text(s.rate.span)}"
     if s.eta is not None and c[LEFT] + c[RUNNING]:

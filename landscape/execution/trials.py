@@ -42,6 +42,13 @@ class Attr(StrEnum):
     DIVERGED_AT = "diverged_at"
     BEST_STEP = "best_step"
     CODE = "code"  # the digest of the run's variant code (code.json in its folder)
+    PRUNED_STEP = "pruned_step"  # the step a pruned run stopped at
+    PRUNED_FID = "pruned_fid"  # its last FID (its value is its best FID so far)
+    # the compute a run used (records.RunFiles.STATUS has the same): D steps trained, FLOPs
+    # (training + evaluations, cost/flops.py) and the device-seconds of its clock
+    D_STEPS = "d_steps"
+    FLOPS = "flops"
+    DEVICE_SECONDS = "device_seconds"
 
 
 # The four states `counts` reports, by the Optuna state of the trial standing for a run.
@@ -53,6 +60,14 @@ COUNT_OF = {
     TrialState.RUNNING: RUNNING,
     TrialState.WAITING: QUEUED,
 }
+PRUNED = Status.PRUNED.value  # a COMPLETE trial the pruner stopped (Queue.prune): its own count
+
+
+def count_of(t: FrozenTrial) -> str:
+    """The count a trial falls in: COUNT_OF its state, but a pruned run apart from done."""
+    if t.state == TrialState.COMPLETE and t.user_attrs.get(Attr.STATUS) == Status.PRUNED:
+        return PRUNED
+    return COUNT_OF[t.state]
 
 
 def failure_of(t: FrozenTrial) -> str:

@@ -122,6 +122,7 @@ class Worker:
                 progress=self.progress,
                 keep_generators=self.study.keep_generators,
                 stop=self.stop,
+                prune=self.pruning(claim),
             )
         except Exception as error:  # the run's failure, not the worker's: record it, go on
             return self.failed(claim, error)
@@ -137,18 +138,43 @@ class Worker:
     def stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
 
+    def pruning(self, claim: Lease):
+        """The train loop's hook after each evaluation: report its FID to the queue as it
+        happens and stop the run when the search's pruner says so (Queue.should_prune: never a
+        grid run, never step 0). A storage hiccup lets the run go on rather than fail it."""
+
+        def prune(step: int, scores: dict[str, Any]) -> bool:
+            fid = scores.get("fid")
+            try:
+                return is_score(fid) and self.queue.should_prune(claim, step, float(fid))
+            except Exception as error:  # noqa: BLE001 - the run is worth more than one answer
+                print(f"run {claim.spec.run_id}: pruner not asked ({error})", file=sys.stderr)
+                return False
+
+        return prune
+
     def record(self, claim: Lease, status: str, diverged_at: int | None) -> None:
-        evals = read_jsonl(run_dir(self.results, claim.spec.run_id) / RunFiles.EVAL_LOG)
+        folder = run_dir(self.results, claim.spec.run_id)
+        evals = read_jsonl(folder / RunFiles.EVAL_LOG)
         for e in evals:
             if is_score(e.get("fid")):
                 self.queue.progress(claim, e["step"], float(e["fid"]))
         best = best_evaluation(evals)
+        scored = [e for e in evals if is_score(e.get("fid"))]
+        last_fid = float(scored[-1]["fid"]) if scored else None
+        pruned = {Attr.PRUNED_FID: last_fid} if status == Status.PRUNED else {}
         attrs = {
             Attr.STATUS: Status(status),
             Attr.DIVERGED_AT: diverged_at,
             Attr.BEST_STEP: best["step"] if best else None,
             **best_metrics(best),
+            **record_compute(claim.spec, folder, len(evals), pruned),
+            **pruned,
         }
+        if status == Status.PRUNED:
+            attrs[Attr.PRUNED_STEP] = attrs[Attr.D_STEPS]
+            self.queue.prune(claim, run_score(evals), attrs)
+            return
         # A diverged run is a bad result, not a missing one (PAPER.md 7): it keeps its best FID.
         self.queue.complete(claim, run_score(evals), attrs)
 
@@ -204,6 +230,32 @@ class Worker:
                 protocol, data_root=self.study.data_root, device=pick_device(self.device)
             )
         return self._evaluators[protocol.name]
+
+
+def record_compute(
+    spec: RunSpec, folder: Path, n_evals: int, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The compute a run used, added to its status.json (with ``extra``: a pruned run's
+    ``pruned_fid``) and returned as trial attrs: the D
+    steps it trained, its FLOPs (D steps times cost/flops.py's step_flops, which spreads the
+    G step over n_disc D steps, plus its evaluations' FLOPs) and the device-seconds of its
+    clock (training and evaluations, summed over resumes). FLOPs that cannot be counted
+    (an architecture the meta device cannot build) are None, never a guess."""
+    from landscape.cost.flops import eval_flops, step_flops
+
+    run = RunFolder(folder)
+    status = run.status() or {}
+    steps = int(status.get("step", 0))
+    try:
+        flops = steps * step_flops(spec) + n_evals * eval_flops(spec)
+    except Exception as error:  # noqa: BLE001 - the count is a nicety, the result is not
+        print(f"run {spec.run_id}: FLOPs not counted ({error})", file=sys.stderr)
+        flops = None
+    added = {"flops": flops, **{str(k): v for k, v in (extra or {}).items()}}
+    if status and any(status.get(k) != v for k, v in added.items()):
+        run.set_status(**{**status, **added})
+    seconds = float(status.get("wall_time", 0.0))
+    return {Attr.D_STEPS: steps, Attr.FLOPS: flops, Attr.DEVICE_SECONDS: seconds}
 
 
 def best_metrics(best: dict[str, Any] | None) -> dict[str, float]:

@@ -118,7 +118,7 @@ def analyse_protocol(
         return pa
     for column in compared:
         pa.top[column] = top_settings(board, column)
-        pa.budget[column] = budget_curves(board, column, draws=draws, seed=seed)
+        pa.budget[column] = budget_curves(board, column, draws=draws, seed=seed, runs=runs)
     pa.comparisons = axis_comparisons(runs, [a for a in varying if a in AXES], resamples=resamples)
     pa.findings = check_claims(runs, claims, resamples=resamples)
     best = board[board["best"]].sort_values(["fid_median", "fid_q75"]).head(MAX_CURVES)

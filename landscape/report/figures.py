@@ -76,35 +76,62 @@ def top5_figure(top: pd.DataFrame, column: str, title: str, floor: float | None 
     return png(fig)
 
 
-def budget_figure(curves: pd.DataFrame, title: str, floor: float | None = None) -> bytes:
-    """Expected best FID after k settings, one line (mean over draws) and band (quartiles)
-    per value; a dotted line marks where the fixed grid ends and search proposals begin, a
-    dashed one the real-data floor's FID (``floor``)."""
+# the budget curves' x axes: settings trained, or compute spent (analysis/budget.py COMPUTE)
+BUDGET_AXES = {
+    "k": ("settings trained, k (grid first, then search; dotted: search starts)", 1.0),
+    "device_hours": ("device-hours spent (pruned trials included; dotted: search starts)", 1.0),
+    "flops": ("PFLOPs spent (pruned trials included; dotted: search starts)", 1e-15),
+    "d_steps": ("D steps trained (pruned trials included; dotted: search starts)", 1.0),
+}
+
+
+def budget_figure(
+    curves: pd.DataFrame, title: str, floor: float | None = None, x: str = "k"
+) -> bytes:
+    """Expected best FID after k settings (or against the compute spent: ``x`` one of
+    BUDGET_AXES), one line (mean over draws) and band (quartiles) per value; a dotted line
+    marks where the fixed grid ends and search proposals begin, a dashed one the real-data
+    floor's FID (``floor``)."""
     finals = curves.groupby("value", sort=False)["mean"].last().sort_values()
     shown = list(finals.index[:MAX_LINES])
+    label_x, scale = BUDGET_AXES[x]
     fig = Figure(figsize=(8.4, 3.8), layout="constrained")
     ax = fig.subplots()
     for i, value in enumerate(shown):
         c = curves[curves["value"] == value]
+        at = c[x].astype(float) * scale
         colour = f"C{i % 10}"
         mean = c["mean"].replace(np.inf, np.nan)
         infinite = c["k"][~np.isfinite(c["mean"])]
         label = str(value) + (f" (mean ∞ for k ≤ {infinite.max()})" if len(infinite) else "")
-        ax.plot(c["k"], mean, c=colour, label=label, lw=1.6)
+        n_pruned = int(c["n_pruned"].iloc[0]) if "n_pruned" in c else 0
+        label += f", {n_pruned} pruned" if n_pruned and x != "k" else ""
+        ax.plot(at, mean, c=colour, label=label, lw=1.6, drawstyle="steps-post")
         low, high = c["low"].replace(np.inf, np.nan), c["high"].replace(np.inf, np.nan)
-        ax.fill_between(c["k"], low, high, color=colour, alpha=0.15, lw=0)
+        ax.fill_between(at, low, high, color=colour, alpha=0.15, lw=0, step="post")
         n_grid = int(c["n_grid"].iloc[0])
         if 0 < n_grid < len(c):
-            ax.axvline(n_grid + 0.5, c=colour, ls=":", lw=1)
+            grid_end = (at.iloc[n_grid - 1] + at.iloc[n_grid]) / 2 if x != "k" else n_grid + 0.5
+            ax.axvline(grid_end, c=colour, ls=":", lw=1)
     more = "" if len(finals) <= MAX_LINES else f" (best {MAX_LINES} of {len(finals)})"
     ax.set_title(title + more, fontsize=10)
-    ax.set_xlabel("settings trained, k (grid first, then search; dotted: search starts)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(label_x)
+    if x == "k":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("expected best FID")
     ax.grid(alpha=0.3)
     floor_line(ax, floor)
     fig.legend(fontsize=8, loc="outside right upper")
     return png(fig)
+
+
+def compute_axis(curves: pd.DataFrame) -> str | None:
+    """The compute axis a budget figure can use: FLOPs when every row has them, else
+    device-hours, else D steps; None when the curves carry no compute (older results)."""
+    for x in ("flops", "device_hours", "d_steps"):
+        if x in curves and len(curves) and np.isfinite(curves[x].astype(float)).all():
+            return x
+    return None
 
 
 def curves_figure(

@@ -17,6 +17,7 @@ from landscape.report.analyse import ProtocolAnalysis
 from landscape.report.comparisons import comparison_tables, findings_table
 from landscape.report.figures import (
     budget_figure,
+    compute_axis,
     curves_figure,
     forest_figure,
     loss_figure,
@@ -75,6 +76,11 @@ def protocol_block(pa: ProtocolAnalysis, fig_dir: Path, hyper: list[str]) -> dic
         for c in pa.compared
         if c in pa.budget and not pa.budget[c].empty
     ]
+    for c in pa.compared:  # the same curves against the compute spent (pruned trials included)
+        x = compute_axis(pa.budget[c]) if c in pa.budget else None
+        if x is not None:
+            data = budget_figure(pa.budget[c], f"By {c}, against compute", floor, x=x)
+            block["budget"].append(figure(fig_dir, f"budget_{x}_{name}_{c}.png", data, c))
     block["comparisons"] = comparison_tables(pa.comparisons, name)
     block["forest"] = None
     if pa.comparisons is not None and not pa.comparisons.empty:

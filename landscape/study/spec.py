@@ -47,7 +47,17 @@ SECTION_KEYS = {
     "evaluation": {"samples", "extractor", "keep_generators", "metrics"},
     "budget": {"steps", "eval_every", "batch_size", "checkpoint_every", "log_every"},
     "model": {"z_dim", "width", "precision"},
-    "search": {"sampler", "trials", "scope", "n_disc", "seed", "ranges", "startup_trials"},
+    "search": {
+        "sampler",
+        "trials",
+        "scope",
+        "n_disc",
+        "seed",
+        "ranges",
+        "startup_trials",
+        "pruner",
+        "pruner_options",
+    },
 }
 SETTING_KEYS = set(records.SETTING_KEYS)
 
@@ -64,6 +74,9 @@ class Search:
     penalty_ranges: dict[str, tuple[float, float, bool]] = field(
         default_factory=lambda: PAPER_PENALTY_RANGES
     )
+    # stop losing trials early (execution/pruners.py); None trains every trial to the end
+    pruner: str | None = None
+    pruner_options: dict[str, Any] = field(default_factory=dict)  # as Optuna's pruner takes them
 
 
 @dataclass(frozen=True)

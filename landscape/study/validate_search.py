@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from landscape.errors import UserError
+from landscape.execution.pruners import PRUNERS, make_pruner
 from landscape.execution.samplers import SAMPLERS
 from landscape.study.checks import Checker
 from landscape.study.settings import PAPER_PENALTY_RANGES, PAPER_RANGES, PAPER_SEARCH_N_DISC
@@ -16,6 +18,24 @@ SCOPES = ("cell", "space")
 def sampler(check: Checker, value: Any) -> str:
     """A name in the sampler registry (the study's plugins are loaded by now)."""
     return check.name("search.sampler", SAMPLERS, value)
+
+
+def pruner(check: Checker, raw: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """A name in the pruner registry (or none) and its options, tried on the pruner itself so
+    an unknown option or a value Optuna refuses is reported now, not by a worker."""
+    name, options = raw.get("pruner"), raw.get("pruner_options")
+    if name is None:
+        if options:
+            check.fail("search.pruner_options", "given without search.pruner")
+        return None, {}
+    name = check.name("search.pruner", PRUNERS, name)
+    if options is not None and not isinstance(options, dict):
+        check.fail("search.pruner_options", f"expected a mapping, got {options!r}")
+    try:
+        make_pruner(name, options)
+    except UserError as error:
+        check.fail("search.pruner_options", str(error))
+    return name, dict(options or {})
 
 
 def search(check: Checker, raw: Any) -> Search:
@@ -37,8 +57,11 @@ def search(check: Checker, raw: Any) -> Search:
                 penalty_ranges[pen] = check.range(f"search.ranges.penalty_weight.{pen}", r)
         else:
             ranges[name] = check.range(f"search.ranges.{name}", value)
+    pruned, options = pruner(check, raw)
     return Search(
         sampler=chosen,
+        pruner=pruned,
+        pruner_options=options,
         trials=check.number("search.trials", raw.get("trials", 10), int, 1),
         scope=scope,
         n_disc=tuple(check.number(f"search.n_disc[{i}]", n, int, 1) for i, n in enumerate(n_disc)),

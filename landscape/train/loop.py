@@ -58,12 +58,15 @@ from landscape.train.watch import Watch
 from landscape.variants import ARCHITECTURES, PENALTIES, Generator
 
 EvalHook = Callable[[Generator], dict[str, Any]]
+# Asked after each evaluation between step 0 and the end with (step, scores): True stops the run
+# there as ``pruned`` (a search trial the pruner gave up on), after a checkpoint.
+PruneHook = Callable[[int, dict[str, Any]], bool]
 
 
 @dataclass(frozen=True)
 class RunResult:
     run_id: str
-    status: str  # ok | diverged | interrupted
+    status: str  # ok | diverged | interrupted | pruned
     step: int
     diverged_at: int | None
     wall_time: float
@@ -92,6 +95,7 @@ def train(
     compile: bool = False,
     keep_generators: str = DEFAULT_KEEP_GENERATORS,
     stop: threading.Event | None = None,
+    prune: PruneHook | None = None,
 ) -> RunResult:
     """Train ``spec`` in ``run_dir``; resumes an interrupted run, returns a finished one at once.
 
@@ -173,7 +177,10 @@ def train(
             if schedule.logs(done):
                 _log(folder, bar, out, done, clock(), watch)
             if schedule.evaluates(done):
-                _evaluate(folder, G, evaluate, done, clock, keep, watch)
+                scores = _evaluate(folder, G, evaluate, done, clock, keep, watch)
+                if prune is not None and done < spec.steps and prune(done, scores):
+                    _checkpoint(folder, state, batches, done, clock)
+                    return _finish(spec, folder, Status.PRUNED, done, None, clock(), note)
             if schedule.checkpoints(done):
                 _checkpoint(folder, state, batches, done, clock)
     return _finish(spec, folder, Status.OK, spec.steps, None, clock(), note)
@@ -216,7 +223,7 @@ def _evaluate(
     clock: Clock,
     keep: _Keep,
     watch: Watch | None = None,
-) -> None:
+) -> dict[str, Any]:
     """A sample grid and the scores at ``step``, without moving the training RNG streams; G is
     kept when this is its best evaluation so far (or at every one, as asked)."""
     started, time_at = time.monotonic(), clock()
@@ -229,6 +236,7 @@ def _evaluate(
     _keep_generator(folder, G, record, keep)
     if watch is not None:
         watch.evaluation(step, scores)
+    return scores
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from landscape.atomic import atomic_write_bytes
-from landscape.records import SCORED, RunFiles, generator_file, protocol_name
+from landscape.records import ENDED, RunFiles, generator_file, protocol_name
 
 
 class ForeignRunFolder(ValueError):
@@ -76,7 +76,7 @@ class RunFolder:
 
     def finished(self) -> bool:
         status = self.status()
-        return status is not None and status.get("status") in SCORED  # never trained again
+        return status is not None and status.get("status") in ENDED  # never trained again
 
     def set_status(self, **status: Any) -> None:
         write_json(self.status_file, status)
