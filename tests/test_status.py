@@ -46,7 +46,7 @@ def test_the_issues_example_100_of_1980_runs_after_48_hours():
     rows = [done(i * 1728.0, (i + 1) * 1728.0, run=f"r{i}") for i in range(100)]
     rows.append(TrialRow("running", "r100", start=48 * H))
     s = summarize("paper", rows, total=1980, now=48 * H, window=48 * H)
-    assert s.counts == {"done": 100, "running": 1, "failed": 0, "left": 1879}
+    assert s.counts == {"done": 100, "pruned": 0, "running": 1, "failed": 0, "left": 1879}
     assert s.rate.finished == 100 and s.rate.span == 48 * H
     assert s.rate.per_hour == pytest.approx(100 / 48)
     assert s.eta == pytest.approx(1880 * 48 / 100 * H)  # 902.4 h
@@ -75,7 +75,7 @@ def test_after_a_restart_the_eta_comes_from_the_session_not_all_time():
                  error="worker vm:123 lost")
     )  # fmt: skip
     s = summarize("s", rows, total=200, now=t0 + 600)
-    assert s.counts == {"done": 103, "running": 2, "failed": 0, "left": 95}
+    assert s.counts == {"done": 103, "pruned": 0, "running": 2, "failed": 0, "left": 95}
     assert (s.rate.finished, s.rate.span) == (3, 600.0)
     assert s.rate.per_hour == pytest.approx(18.0)
     assert s.eta == pytest.approx(97 / 18 * H)
@@ -260,3 +260,16 @@ def test_the_text_view_shows_where_each_running_run_runs():
         "2.14.1+cu130, optuna 5.1.0",
         "  device time in claims that did not finish: 45 min interrupted",
     ]
+
+
+def test_pruned_trials_are_ended_apart_from_done_and_never_the_best():
+    """Two done runs and one search trial the pruner stopped (its value: its FID so far, lower
+    than both): the line says 3 done (1 pruned), nothing is left, the throughput counts the
+    pruned trial as ended, and the best FID is a finished run's."""
+    rows = [done(0.0, 1 * H, fid=40.0, run="a"), done(1 * H, 2 * H, fid=30.0, run="b")]
+    rows.append(TrialRow("pruned", "c", "search:x", start=2 * H, end=2.5 * H, value=10.0))
+    s = summarize("study", rows, total=3, now=3 * H, window=3 * H)
+    assert s.counts == {"done": 2, "pruned": 1, "running": 0, "failed": 0, "left": 0}
+    assert s.rate.finished == 3
+    assert s.best["fid"] == 30.0 and s.best["run_id"] == "b"
+    assert line(s).startswith("3 done (1 pruned), 0 running, 0 failed, 0 left of 3")

@@ -47,7 +47,7 @@ def test_status_of_a_real_study_with_a_failing_run(tmp_path, capsys):
     results = root / "tiny"
     final = {t.user_attrs["loss"]: t for t in trials(results, "tiny")}
     assert doc["schema"] == 1 and doc["study"] == "tiny" and doc["total"] == 2
-    assert doc["counts"] == {"done": 1, "running": 0, "failed": 1, "left": 0}
+    assert doc["counts"] == {"done": 1, "pruned": 0, "running": 0, "failed": 1, "left": 0}
     assert doc["best"] == {
         "run_id": final["ns"].user_attrs["run_id"],
         "origin": "grid:hp-01",
@@ -98,5 +98,5 @@ def test_watch_refreshes_until_interrupted_and_json_lines(tmp_path, capsys, monk
     assert status_command.run(args(path, tmp_path, watch=5.0, json=True)) == 0
     docs = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert sleeps == [5.0, 5.0] and len(docs) == 2
-    assert docs[0]["counts"] == {"done": 0, "running": 0, "failed": 0, "left": 2}
+    assert docs[0]["counts"] == {"done": 0, "pruned": 0, "running": 0, "failed": 0, "left": 2}
     assert docs[0]["eta_seconds"] is None and docs[0]["throughput"]["per_hour"] is None
