@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from landscape.data.base import fact_of, resolution_of
 from landscape.evaluation import digits_cnn, dinov2, mnist_cnn
-from landscape.evaluation.protocol import EVAL_BATCH, protocol_for
+from landscape.evaluation.protocol import EVAL_BATCH, protocol_of
 from landscape.metrics import METRICS
 from landscape.metrics.density_coverage import NAME as DENSITY_COVERAGE
 from landscape.metrics.prc import NAME as PRC  # torch-fidelity's precision/recall, on the device
@@ -146,23 +146,13 @@ KNN_PAIRS = {
 }
 
 
-def _protocol(run: RunSpec, metrics: tuple[str, ...] | None):
-    return protocol_for(
-        run.dataset,
-        n_samples=run.eval_samples,
-        extractor=run.extractor,
-        data_options=run.data_options,
-        metrics=metrics,
-    )
-
-
 def eval_flops(
     run: RunSpec, shape: tuple[int, int] | None = None, metrics: tuple[str, ...] | None = None
 ) -> float:
     """FLOPs of one evaluation on the device: G over the protocol's fakes and the sample grid,
     each network the computed ``metrics`` read (None: the default ones) once over the fakes
     (the real statistics are computed once and cached), and the k-NN metrics' distances."""
-    protocol = _protocol(run, metrics)
+    protocol = protocol_of(run, metrics)
     flops = (protocol.n_fake + SAMPLE_GRID) * fake_flops(run, shape)
     for network, names in protocol.networks.items():
         per_image, d = extractor(network)
@@ -182,7 +172,7 @@ def host_work(run: RunSpec, metrics: tuple[str, ...] | None = None) -> tuple[flo
     product of 2 m^2 d FLOPs and m^2 elements raised to a power each, and the matrix square
     root of each Fréchet distance (FID, FD_DINOv2) on its network's features. For Inception
     features at 10K fakes that is 1.2 TFLOPs, seconds to minutes."""
-    protocol = _protocol(run, metrics)
+    protocol = protocol_of(run, metrics)
     m = min(protocol.kid_subset_size, protocol.n_fake, protocol.n_real)
     elements = flops = 0.0
     for network, names in protocol.networks.items():
