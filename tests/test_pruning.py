@@ -228,13 +228,13 @@ def test_budget_curves_spend_pruned_compute_but_take_no_fid_from_it(pruned_study
 
 @pytest.mark.slow
 def test_status_and_report_know_pruned_runs(pruned_study, tmp_path, capsys):
-    from landscape.commands import status
+    from landscape.cli import main
     from landscape.report import write_report
 
     _, results, _ = pruned_study
-    args = argparse.Namespace(study=tmp_path / "study.yaml", storage=None, results=results.parent)
-    assert status.run(args) == 0
-    assert "study tiny_pruned: 4 done (3 pruned early), 0 running, 0 failed, 0 left of 4" in (
+    argv = ["status", str(tmp_path / "study.yaml"), "--results", str(results.parent)]
+    assert main(argv) == 0
+    assert "study tiny_pruned: 4 done (3 pruned), 0 running, 0 failed, 0 left of 4" in (
         capsys.readouterr().out
     )
     write_report(results, expected_runs=4)
