@@ -87,7 +87,7 @@ def load_results(results_dir: str | Path) -> Results:
     older += apart_older_code(runs, config_columns, protocols, problems)
     problems += kept_notes(root, runs)
     if older:  # their evaluations recorded the evaluation protocols' plain names
-        evals = _older_apart(evals, runs, older, protocols)
+        evals = _older_apart(evals, runs, of_run, older, protocols)
     runs = with_rescored(runs, evals)
     if "protocol" not in config_columns:
         config_columns += ("protocol",)
@@ -99,16 +99,22 @@ def load_results(results_dir: str | Path) -> Results:
 
 
 def _older_apart(
-    evals: pd.DataFrame, runs: pd.DataFrame, older: list[str], protocols: dict[str, dict]
+    evals: pd.DataFrame,
+    runs: pd.DataFrame,
+    plain: pd.Series,
+    older: list[str],
+    protocols: dict[str, dict],
 ) -> pd.DataFrame:
-    """Evaluations of runs trained under an older training protocol, under every evaluation
-    protocol they were scored with, get that protocol's "· training v<n>" name."""
+    """Evaluations of runs set apart (an older training protocol: "· training v<n>"; replaced
+    by a retrain under changed code: "· older code"), under every evaluation protocol they were
+    scored with, get the same suffix as their run. ``plain``: run_id -> its protocol's name
+    before it was set apart."""
     apart = evals["run_id"].isin(older)
-    version = runs.drop_duplicates("run_id").set_index("run_id")["protocol_version"]
-    suffix = evals.loc[apart, "run_id"].map(version).map(lambda v: f" · training v{int(v)}")
-    names = evals.loc[apart, "protocol"].astype(str) + suffix
-    for name, plain in zip(names, evals.loc[apart, "protocol"], strict=True):
-        protocols.setdefault(name, {**protocols.get(plain, {}), "name": name})
+    renamed = runs.drop_duplicates("run_id").set_index("run_id")["protocol"]
+    suffix = {r: renamed[r][len(plain[r]) :] for r in set(older)}
+    names = evals.loc[apart, "protocol"].astype(str) + evals.loc[apart, "run_id"].map(suffix)
+    for name, base in zip(names, evals.loc[apart, "protocol"], strict=True):
+        protocols.setdefault(name, {**protocols.get(base, {}), "name": name})
     evals.loc[apart, "protocol"] = names
     return evals
 
