@@ -53,7 +53,9 @@ def test_a_failed_run_says_why_stays_failed_and_retry_failed_trains_it_once_fixe
     assert f"failed: {run.run_id} (grid:" in first.stdout and "--retry-failed" in first.stdout
     status = cli("status", path.name, cwd=tmp_path)
     assert "0 done, 0 running, 1 failed, 0 left of 1" in status.stdout
-    assert f"failed: {run.run_id}" in status.stdout and "remove the file" in status.stdout
+    failures = next(line for line in status.stdout.splitlines() if "failures:" in line)
+    assert "1 run(s) failed" in failures and f"[{run.run_id}]" in failures
+    assert "remove the file" in failures  # the reason, grouped (execution/status.py)
     plan = cli("plan", path.name, "--list", cwd=tmp_path)  # failed is not "to train"
     assert (
         "grid: 1 runs (0 to train, 0 done, 1 failed: `landscape run --retry-failed`" in plan.stdout
