@@ -62,9 +62,9 @@ def figure_floors(monkeypatch) -> dict[str, list]:
     for kind in seen:
         draw = getattr(sections, f"{kind}_figure")
 
-        def spy(*args, _draw=draw, _kind=kind):
+        def spy(*args, _draw=draw, _kind=kind, **kwargs):
             seen[_kind].append(args[-1])
-            return _draw(*args)
+            return _draw(*args, **kwargs)
 
         monkeypatch.setattr(sections, f"{kind}_figure", spy)
     return seen

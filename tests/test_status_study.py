@@ -30,8 +30,18 @@ def args(study: Path, results: Path, **flags) -> argparse.Namespace:
     return argparse.Namespace(study=study, **{**base, **flags})
 
 
+@pytest.fixture
+def forget_boom():
+    """The in-process status command loads boom.py: take its loss out of the registry after,
+    so that another test's plugin may register the same name."""
+    yield
+    from landscape import LOSSES
+
+    LOSSES._entries.pop("boom_loss", None)
+
+
 @pytest.mark.slow
-def test_status_of_a_real_study_with_a_failing_run(tmp_path, capsys):
+def test_status_of_a_real_study_with_a_failing_run(tmp_path, capsys, forget_boom):
     (tmp_path / "boom.py").write_text(BOOM)
     data = {**TINY, "plugins": ["boom.py"], "seeds": [0]}
     data["grid"] = {**TINY["grid"], "loss": ["ns", "boom_loss"]}
