@@ -43,6 +43,7 @@ from landscape.execution.trials import (  # noqa: F401 (re-exported)
     QUEUED,
     RUNNING,
     Attr,
+    Gave,
     alive,
     count_of,
     counted,
@@ -350,7 +351,9 @@ class Queue:
         if self._void(claim.study, claim.trial_id, claim.number, reason):
             return
         if self.storage.get_trial(claim.trial_id).state == TrialState.COMPLETE and self._take(new):
-            self._void(claim.study, new, -1, "duplicate: the run's result is recorded already")
+            self._void(
+                claim.study, new, -1, f"{Gave.DUPLICATE}: the run's result is recorded already"
+            )
 
     def discard(self, claim: Lease, reason: str) -> None:
         """End a claim that stands for nothing (its run is trained or recorded elsewhere)."""
@@ -403,7 +406,7 @@ class Queue:
                 spec = RunSpec.from_record(json.loads(t.user_attrs[Attr.SPEC]))
                 attempt = t.user_attrs.get(Attr.ATTEMPT, 1)
                 claim = Lease(study, trial_id, t.number, spec, attempt)
-                self.release(claim, f"worker {t.user_attrs.get(Attr.WORKER, '?')} lost: {why}")
+                self.release(claim, f"{Gave.LOST} {t.user_attrs.get(Attr.WORKER, '?')} lost: {why}")
                 n += 1
         return n
 

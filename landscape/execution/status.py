@@ -36,6 +36,7 @@ from landscape.execution.trials import (
     QUEUED,
     RUNNING,
     Attr,
+    Gave,
     count_of,
     counted,
     failure_of,
@@ -49,15 +50,15 @@ LEFT = "left"  # runs neither ended nor running: total - done - pruned - failed 
 COUNTS = (DONE, PRUNED, RUNNING, FAILED, LEFT)
 ENDED = (DONE, PRUNED, FAILED)  # a run in one of these is never trained again
 
-# How a void trial's device time is accounted, by the start of the reason the queue or the
-# worker gave (worker.py: release/discard/retry; queue.py: reclaim_stale). Anything else (a
-# proposal over budget, a superseded protocol) never ran and costs nothing.
+# How a void trial's device time is accounted, by how its reason starts (trials.Gave, written
+# by worker.py and queue.py). Anything else (a proposal over budget, a superseded protocol)
+# never ran and costs nothing. CANNOT_START before LOST: both start with "worker".
 VOID_KINDS = (
-    ("interrupted", "interrupted"),  # a signal: pre-emption, a time limit, Ctrl-C
-    ("worker could not start", "cannot_start"),  # the machine lacked data or weights
-    ("worker ", "lost"),  # "worker HOST:PID lost": found dead by reclaim_stale
-    ("duplicate", "duplicate"),  # trained or recorded by another claim
-    ("attempt ", "retried"),  # "attempt N raised: ...": an error, queued again
+    (Gave.INTERRUPTED, "interrupted"),
+    (Gave.CANNOT_START, "cannot_start"),
+    (f"{Gave.LOST} ", "lost"),
+    (Gave.DUPLICATE, "duplicate"),
+    (f"{Gave.RETRIED} ", "retried"),
 )
 LOST_KINDS = tuple(dict.fromkeys(kind for _, kind in VOID_KINDS))
 

@@ -54,6 +54,20 @@ class Attr(StrEnum):
 # The four states `counts` reports, by the Optuna state of the trial standing for a run.
 DONE, QUEUED = "done", "queued"  # done: ok or diverged (Status.scored)
 FAILED, RUNNING = Status.FAILED.value, Status.RUNNING.value
+
+
+class Gave(StrEnum):
+    """How the reason of a claim given back starts (a void trial's Attr.VOID), written by the
+    worker and the queue and read by the status view, which accounts the claim's device time
+    by it (execution/status.py VOID_KINDS)."""
+
+    INTERRUPTED = "interrupted"  # a signal: pre-emption, a time limit, Ctrl-C
+    CANNOT_START = "worker could not start it"  # the machine lacked data or weights
+    LOST = "worker"  # "worker HOST:PID lost: ...": found dead by reclaim_stale
+    DUPLICATE = "duplicate"  # trained or recorded by another claim
+    RETRIED = "attempt"  # "attempt N raised: ...": an error, queued again
+
+
 COUNT_OF = {
     TrialState.COMPLETE: DONE,
     TrialState.FAIL: FAILED,

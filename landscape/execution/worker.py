@@ -23,7 +23,7 @@ from landscape.data import ImageData, load
 from landscape.evaluation import InceptionWeightsMissing as EnvironmentProblem
 from landscape.execution.provenance import note_code
 from landscape.execution.queue import Attr, Lease, Queue
-from landscape.execution.trials import HEARTBEAT_EVERY
+from landscape.execution.trials import HEARTBEAT_EVERY, Gave
 from landscape.execution.where import record as record_place
 from landscape.records import (
     LOCKS_DIR,
@@ -87,24 +87,24 @@ class Worker:
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            self.queue.discard(claim, "duplicate: another worker is training this run")
+            self.queue.discard(claim, f"{Gave.DUPLICATE}: another worker is training this run")
             return DUPLICATE
         if self.queue.recorded(claim):
             lock.release()
-            self.queue.discard(claim, "duplicate: the run's result is recorded already")
+            self.queue.discard(claim, f"{Gave.DUPLICATE}: the run's result is recorded already")
             return DUPLICATE
         try:  # what the machine lacks is not the run's fault: give the run back and stop
             evaluate, data = self.evaluator(spec), self.data(spec)
         except (EnvironmentProblem, FileNotFoundError) as error:
             lock.release()
-            self.queue.release(claim, f"worker could not start it: {error}")
+            self.queue.release(claim, f"{Gave.CANNOT_START}: {error}")
             raise WorkerCannotRun(str(error)) from error
         except Exception as error:  # the run's own options do not load: its failure, not ours
             lock.release()
             return self.failed(claim, error)
         if self.stopping():  # asked to stop while the data or the extractor loaded
             lock.release()
-            self.queue.release(claim, "interrupted before it started")
+            self.queue.release(claim, f"{Gave.INTERRUPTED} before it started")
             return Status.INTERRUPTED
         note_code(self.queue, claim, run_dir(self.results, spec.run_id))  # code.json
         beat = _Heartbeat(self.queue, claim, run_dir(self.results, spec.run_id))
@@ -130,7 +130,7 @@ class Worker:
             beat.stop()
             lock.release()
         if result.status == Status.INTERRUPTED:
-            self.queue.release(claim, "interrupted; resumes from its checkpoint")
+            self.queue.release(claim, f"{Gave.INTERRUPTED}; resumes from its checkpoint")
             return result.status
         self.record(claim, result.status, result.diverged_at)
         return result.status
@@ -191,7 +191,7 @@ class Worker:
                 file=sys.stderr,
                 flush=True,
             )
-            self.queue.retry(claim, f"attempt {claim.attempt} raised: {message}")
+            self.queue.retry(claim, f"{Gave.RETRIED} {claim.attempt} raised: {message}")
             return RETRIED
         print(
             f"{name} FAILED after {claim.attempt} attempt(s): {message} (`landscape run STUDY "
