@@ -8,41 +8,31 @@ paragraph and exit status 2; anything else is a bug, reported in one line with e
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
-from landscape.commands import (
-    build_celeba,
-    evaluate,
-    floor,
-    plan,
-    prepare_stats,
-    report,
-    run,
-    sample,
-    slurm,
-    smoke,
-    status,
-    train,
-    worker,
-)
 from landscape.errors import UserError
 
+# command -> its module in landscape.commands, imported only when that command runs (or for
+# the list of commands in --help): a command pays for its own imports, not for every other's
+# (`prepare-stats` imports torch-fidelity and torchvision, over a second together).
 COMMANDS = {
-    "run": run,
-    "worker": worker,
-    "slurm": slurm,
-    "plan": plan,
-    "status": status,
-    "report": report,
-    "evaluate": evaluate,
-    "sample": sample,
-    "train": train,
-    "prepare-stats": prepare_stats,
-    "floor": floor,
-    "smoke": smoke,
-    "build-celeba-hq": build_celeba,
+    "run": "run",
+    "worker": "worker",
+    "slurm": "slurm",
+    "plan": "plan",
+    "status": "status",
+    "report": "report",
+    "evaluate": "evaluate",
+    "sample": "sample",
+    "train": "train",
+    "prepare-stats": "prepare_stats",
+    "floor": "floor",
+    "smoke": "smoke",
+    "build-celeba-hq": "build_celeba",
 }
+TOP_OPTIONS_WITH_VALUE = ("--plugin",)
 # Known mistakes: UserError (StudyError, PluginError, the registries' UnknownNameError, the
 # queue's storage errors), and ValueError / FileNotFoundError, which commands and data loaders
 # still raise for a bad flag or missing data (their messages name the flag or the folder).
@@ -50,7 +40,28 @@ USER_ERRORS = (UserError, ValueError, FileNotFoundError)
 FOLDER_FLAGS = ("--results",)  # folders a command creates when missing: never an existing file
 
 
-def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+def command_module(name: str):
+    """The module of command ``name`` (a key of COMMANDS)."""
+    return importlib.import_module(f"landscape.commands.{COMMANDS[name]}")
+
+
+def chosen_command(argv: list[str]) -> str | None:
+    """The command ``argv`` names (its first word that is no top-level option or option value),
+    or None when it names none that exists (then argparse lists them all)."""
+    words = iter(argv)
+    for word in words:
+        if word in TOP_OPTIONS_WITH_VALUE:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def parser(
+    argv: list[str] | None = None,
+) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The command line; with ``argv``, only the command it names is imported and built."""
+    chosen = chosen_command(sys.argv[1:] if argv is None else argv)
     top = argparse.ArgumentParser(
         prog="landscape",
         description="Benchmark the GAN design space (Kurach et al. 2019) and report on it.",
@@ -65,7 +76,8 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     top.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands = {}
-    for name, module in COMMANDS.items():
+    for name in [chosen] if chosen else COMMANDS:
+        module = command_module(name)
         command = sub.add_parser(name, help=module.HELP, description=module.__doc__)
         module.add_arguments(command)
         command.set_defaults(handler=module.run)
@@ -74,7 +86,7 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
 
 
 def main(argv: list[str] | None = None) -> int:
-    top, commands = parser()
+    top, commands = parser(argv)
     args = top.parse_args(argv)
     from landscape.execution.storage import from_environment, redact
     from landscape.plugins import load_plugin_for

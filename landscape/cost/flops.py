@@ -18,8 +18,6 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from landscape.data.base import fact_of, resolution_of
-from landscape.evaluation import digits_cnn, dinov2, mnist_cnn
-from landscape.evaluation.protocol import EVAL_BATCH, protocol_of
 from landscape.metrics import METRICS
 from landscape.metrics.density_coverage import NAME as DENSITY_COVERAGE
 from landscape.metrics.prc import NAME as PRC  # torch-fidelity's precision/recall, on the device
@@ -130,6 +128,8 @@ def evaluations(run: RunSpec) -> int:
 @_cached
 def fake_flops(run: RunSpec, shape: tuple[int, int]) -> float:
     """FLOPs of G on one fake (eval mode)."""
+    from landscape.evaluation.protocol import EVAL_BATCH
+
     channels, resolution = shape
     G, _ = _models(run, channels, resolution)
     with torch.no_grad(), _counter() as counter:
@@ -152,6 +152,8 @@ def eval_flops(
     """FLOPs of one evaluation on the device: G over the protocol's fakes and the sample grid,
     each network the computed ``metrics`` read (None: the default ones) once over the fakes
     (the real statistics are computed once and cached), and the k-NN metrics' distances."""
+    from landscape.evaluation.protocol import protocol_of
+
     protocol = protocol_of(run, metrics)
     flops = (protocol.n_fake + SAMPLE_GRID) * fake_flops(run, shape)
     for network, names in protocol.networks.items():
@@ -172,6 +174,8 @@ def host_work(run: RunSpec, metrics: tuple[str, ...] | None = None) -> tuple[flo
     product of 2 m^2 d FLOPs and m^2 elements raised to a power each, and the matrix square
     root of each Fréchet distance (FID, FD_DINOv2) on its network's features. For Inception
     features at 10K fakes that is 1.2 TFLOPs, seconds to minutes."""
+    from landscape.evaluation.protocol import protocol_of
+
     protocol = protocol_of(run, metrics)
     m = min(protocol.kid_subset_size, protocol.n_fake, protocol.n_real)
     elements = flops = 0.0
@@ -187,7 +191,6 @@ def host_work(run: RunSpec, metrics: tuple[str, ...] | None = None) -> tuple[flo
     return elements, flops
 
 
-GRAY_NETS = {digits_cnn.NAME: digits_cnn.DigitsNet, mnist_cnn.NAME: mnist_cnn.MnistNet}
 INCEPTION_FEATURES = 2048  # pool_3, the FID/KID features
 KID = "kid"  # the metric whose kernels run on the host
 
@@ -202,10 +205,14 @@ def extractor(name: str) -> tuple[float, int]:
     """(FLOPs on one image, FID/KID feature dimension) of extractor ``name``: the offline gray
     nets on 32x32, DINOv2 ViT-L/14 on 224x224, or Inception-v3 on 299x299 (torchvision's
     network, the TF-compatible one's twin in FLOPs) for any other (a plugin's network is
-    counted as Inception: an assumption, not a measurement)."""
+    counted as Inception: an assumption, not a measurement). The evaluation side is imported
+    here, when a count is missing from the cache: `landscape plan` reads counts without it."""
+    from landscape.evaluation import digits_cnn, dinov2, mnist_cnn
+
+    gray_nets = {digits_cnn.NAME: digits_cnn.DigitsNet, mnist_cnn.NAME: mnist_cnn.MnistNet}
     with META, _counter() as counter, torch.no_grad():
-        if name in GRAY_NETS:
-            features, _ = GRAY_NETS[name]().eval()(torch.zeros(1, 1, 32, 32))
+        if name in gray_nets:
+            features, _ = gray_nets[name]().eval()(torch.zeros(1, 1, 32, 32))
             dim = features.shape[-1]
         elif name == dinov2.NAME:
             size = dinov2.INPUT_SIZE

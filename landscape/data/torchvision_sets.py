@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision import datasets as tvd
 
 from landscape.atomic import atomic_write
 from landscape.data.base import (
@@ -22,9 +21,13 @@ from landscape.data.base import (
 from landscape.metrics.cache import default_cache_dir
 
 
-def _torchvision(cls, name: str, folder: str, root: Path, split: str, download: bool):
+def _torchvision(kind: str, name: str, folder: str, root: Path, split: str, download: bool):
+    """torchvision's data set class ``kind`` (e.g. ``"CIFAR10"``) over ``root``; torchvision is
+    imported here, on first load, not when the registry is read (it takes over a second)."""
+    from torchvision import datasets
+
     try:
-        return cls(str(root), train=split == "train", download=download)
+        return getattr(datasets, kind)(str(root), train=split == "train", download=download)
     except RuntimeError as error:
         raise FileNotFoundError(
             f"{name} ({split}) not found under {root / folder}. Either let torchvision download "
@@ -40,7 +43,7 @@ def _torchvision(cls, name: str, folder: str, root: Path, split: str, download: 
 @train_size(50_000)
 def cifar10(root: Path, split: str, *, download: bool = False) -> ImageData:
     """CIFAR-10: 50,000 train / 10,000 test 32x32 RGB images; FID reference = test split."""
-    data = _torchvision(tvd.CIFAR10, "cifar10", "cifar-10-batches-py", root, split, download)
+    data = _torchvision("CIFAR10", "cifar10", "cifar-10-batches-py", root, split, download)
     images = torch.from_numpy(np.ascontiguousarray(data.data)).permute(0, 3, 1, 2).contiguous()
     return ImageData("cifar10", split, images)
 
@@ -64,8 +67,10 @@ def _unpacked_root(root: Path, folder: str) -> Path:
     return cache
 
 
-def _mnist_like(cls, name: str, folder: str, root: Path, split: str, download: bool) -> ImageData:
-    data = _torchvision(cls, name, folder, _unpacked_root(root, folder), split, download)
+def _mnist_like(
+    kind: str, name: str, folder: str, root: Path, split: str, download: bool
+) -> ImageData:
+    data = _torchvision(kind, name, folder, _unpacked_root(root, folder), split, download)
     # 28x28 -> 32x32 by zero padding (2 px each side): the architectures need sizes
     # divisible by 8, and padding keeps the digits' pixels untouched.
     images = F.pad(data.data.unsqueeze(1), (2, 2, 2, 2))
@@ -78,7 +83,7 @@ def _mnist_like(cls, name: str, folder: str, root: Path, split: str, download: b
 @declare(channels=1, test_size=10_000, padded_from=28)
 def mnist(root: Path, split: str, *, download: bool = False) -> ImageData:
     """MNIST: 60,000 train / 10,000 test digits, 28x28 padded with zeros to 32x32, 1 channel."""
-    return _mnist_like(tvd.MNIST, "mnist", "MNIST", root, split, download)
+    return _mnist_like("MNIST", "mnist", "MNIST", root, split, download)
 
 
 @DATASETS.register("fashion_mnist")
@@ -87,4 +92,4 @@ def mnist(root: Path, split: str, *, download: bool = False) -> ImageData:
 @declare(channels=1, test_size=10_000, padded_from=28)
 def fashion_mnist(root: Path, split: str, *, download: bool = False) -> ImageData:
     """Fashion-MNIST: as MNIST (28x28 padded to 32x32, 1 channel)."""
-    return _mnist_like(tvd.FashionMNIST, "fashion_mnist", "FashionMNIST", root, split, download)
+    return _mnist_like("FashionMNIST", "fashion_mnist", "FashionMNIST", root, split, download)

@@ -25,8 +25,8 @@ from landscape.data import load
 from landscape.data.digits import digits_arrays
 from landscape.evaluation.cache import default_cache_dir, load_or_compute
 from landscape.metrics.cache import EXTRACTORS_DIR
+from landscape.metrics.protocol import DIGITS_CNN as NAME
 
-NAME = "digits-cnn"
 DATASET = "digits"  # trained on its train split, accuracy measured on its test split
 VERSION = 2  # bump when the network or its training changes: the cache file name follows
 WEIGHTS_FILE = f"{NAME}-v{VERSION}.pt"

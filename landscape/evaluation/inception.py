@@ -26,7 +26,8 @@ from torch_fidelity.feature_extractor_inceptionv3 import (
 )
 from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 
-NAME = "inception-v3-compat"
+from landscape.metrics.protocol import INCEPTION_V3 as NAME  # noqa: F401  (inception.NAME)
+
 WEIGHTS_FILE = os.path.basename(URL_INCEPTION_V3)  # weights-inception-2015-12-05-6726825d.pth
 
 _TRUNK = (

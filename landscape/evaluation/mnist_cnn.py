@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
-from torchvision import datasets as tvd
 
 from landscape.data import load
 from landscape.data.base import default_root
@@ -29,8 +28,8 @@ from landscape.data.torchvision_sets import _torchvision, _unpacked_root
 from landscape.evaluation.cache import default_cache_dir, load_or_compute
 from landscape.evaluation.digits_cnn import GrayCNNExtractor, accuracy
 from landscape.metrics.cache import EXTRACTORS_DIR
+from landscape.metrics.protocol import MNIST_CNN as NAME
 
-NAME = "mnist-cnn"
 DATASET = "mnist"  # trained on its train split, accuracy measured on its test split
 VERSION = 1  # bump when the network or its training changes: the cache file name follows
 WEIGHTS_FILE = f"{NAME}-v{VERSION}.pt"
@@ -66,7 +65,7 @@ def _split(split: str, data_root: str | Path | None) -> tuple[Tensor, Tensor]:
     root = Path(data_root) if data_root is not None else default_root()
     images = load("mnist", split, root=root).images.float() / 255
     unpacked = _unpacked_root(root, "MNIST")
-    labels = _torchvision(tvd.MNIST, "mnist", "MNIST", unpacked, split, False).targets
+    labels = _torchvision("MNIST", "mnist", "MNIST", unpacked, split, False).targets
     return images, labels
 
 

@@ -22,11 +22,11 @@ from landscape.evaluation.extractors import FLOAT_INPUT, feature_layers, weights
 from landscape.evaluation.networks import metrics_by_network, network_of, network_record
 from landscape.evaluation.scores import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
 from landscape.metrics import METRICS, selected_metrics
+from landscape.metrics.protocol import round_samples
 from landscape.train.precision import EVALUATION_ARITHMETIC
 
 EVAL_Z_SEED = 42  # compare_gan resets the eval z seed to 42 at every checkpoint (PAPER.md 6)
 EVAL_BATCH = 64
-SAMPLE_MULTIPLE = 50  # compare_gan's Inception batch: N is rounded down to a multiple of 50
 DEFAULT_N = 10_000
 MS_SSIM_DATASETS = frozenset({"celeba", "celeba_hq_128"})  # PAPER.md 7: CelebA(-HQ) only
 # The data sets whose images here are the paper's. MNIST and Fashion-MNIST are not: we
@@ -184,13 +184,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[package] = "unknown"
     return out
-
-
-def round_samples(n: int) -> int:
-    """``n`` rounded down to a multiple of 50 (PAPER.md 7); at least 50."""
-    if n < SAMPLE_MULTIPLE:
-        raise ValueError(f"need at least {SAMPLE_MULTIPLE} samples for an evaluation, got {n}")
-    return n // SAMPLE_MULTIPLE * SAMPLE_MULTIPLE
 
 
 def protocol_for(

@@ -64,11 +64,22 @@ def check_budget(check: Checker, dataset: str, steps: int, eval_every: int, batc
 
 
 def check_protocol(check: Checker, dataset: str, ev: dict[str, Any], options: dict) -> None:
-    """The evaluation protocol must exist before any worker needs it."""
-    from landscape.evaluation import protocol_for
+    """The evaluation protocol must exist before any worker needs it. Networks landscape
+    provides are checked without torch-fidelity (importing it, and torchvision with it, takes
+    over a second of every `landscape plan`); any other name is looked up in its registry."""
+    from landscape.metrics.protocol import built_in_only, round_samples
 
     samples = ev.get("samples")
     chosen = metrics(check, ev.get("metrics"))
+    if built_in_only(ev.get("extractor"), chosen):
+        try:
+            if samples is not None:
+                round_samples(int(samples))
+        except (ValueError, TypeError) as error:
+            check.fail("evaluation.samples", str(error))
+        return
+    from landscape.evaluation import protocol_for
+
     try:
         protocol_for(
             dataset,

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import torch
-from torchvision.utils import make_grid, save_image
 
 from landscape.variants import Generator
 
@@ -23,11 +22,15 @@ def sample_grid(G: Generator, n: int = 64) -> torch.Tensor:
         images = G(z.to(device)).float().clamp(0, 1).cpu()
     finally:
         G.train(was_training)
+    from torchvision.utils import make_grid  # on first use: torchvision takes a second to import
+
     return make_grid(images, nrow=8, padding=2)
 
 
 def save_sample_grid(G: Generator, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
+    from torchvision.utils import save_image
+
     save_image(sample_grid(G), tmp)
     os.replace(tmp, path)

@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any
 
 from landscape.data import DATASETS
@@ -73,9 +74,9 @@ class RunSpec:
             object.__setattr__(self, "penalty_weight", float(default))
         validate(self)
 
-    @property
+    @cached_property  # a spec is frozen; a study's plan asks thousands of ids, each many times
     def run_id(self) -> str:
-        identity = {k: v for k, v in asdict(self).items() if k not in LABELS}
+        identity = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in LABELS}
         del identity["legacy_eval_id"]
         if not self.legacy_eval_id:
             identity.update(dict.fromkeys(EVALUATION))
