@@ -126,3 +126,61 @@ def test_two_workers_share_one_study_in_postgresql(tmp_path, postgres_url):
     done = [t for t in study.trials if "void" not in t.user_attrs]
     assert len(done) == 4 and all(t.state.name == "COMPLETE" for t in done)
     assert max(Counter(t.user_attrs["run_id"] for t in done).values()) == 1
+
+
+def _racing_worker(spec_path: Path, url: str, results: Path) -> None:
+    """A worker minus the training: claim and complete until the queue is empty."""
+    from landscape.execution.queue import Queue
+    from landscape.study import load_study
+
+    queue = Queue(load_study(spec_path), url, results)
+    while (claim := queue.claim()) is not None:
+        queue.complete(claim, 1.0, {"fid": 1.0})
+
+
+@pytest.mark.parametrize("storage", ["journal", "postgresql"])
+def test_racing_claims_take_each_waiting_run_once(tmp_path, request, storage):
+    """Six processes claim a 40-run grid at once through the id-only listing of waiting trials
+    (storage.waiting): each run is taken and completed exactly once, none is left, and the
+    listing gives the oldest waiting trials first, RUNNING ones left out, on both storages."""
+    from landscape.execution.queue import Queue, default_storage
+    from landscape.execution.storage import waiting
+    from landscape.study import grid_runs, load_study
+
+    spec_path = tmp_path / "race.yaml"
+    spec_path.write_text(
+        yaml.safe_dump({**TINY, "name": f"race_{storage}", "seeds": list(range(20))})
+    )
+    study = load_study(spec_path)
+    results = tmp_path / "results"
+    if storage == "postgresql":  # started (or skipped, saying why) only for this case
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = default_storage(results)
+    queue = Queue(study, url, results)
+    assert queue.add_grid(grid_runs(study)) == (40, 0)
+    sid = queue.study_id(queue.grid)
+    first = waiting(queue.storage, sid, 5)
+    assert [number for _, number in first] == [0, 1, 2, 3, 4]
+    assert queue._take(first[0][0])  # now RUNNING: no longer listed
+    assert [number for _, number in waiting(queue.storage, sid, 3)] == [1, 2, 3]
+    queue.storage.set_trial_state_values(first[0][0], optuna.trial.TrialState.WAITING)
+
+    pids = []
+    for _ in range(6):
+        pid = os.fork()
+        if pid == 0:  # the child never returns into pytest
+            try:
+                _racing_worker(spec_path, url, results)
+                os._exit(0)
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+                os._exit(1)
+        pids.append(pid)
+    assert [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids] == [0] * 6
+    trials = optuna.load_study(study_name=study.name, storage=queue.storage).trials
+    assert Counter(t.state.name for t in trials) == {"COMPLETE": 40}
+    assert len({t.user_attrs["run_id"] for t in trials}) == 40
+    assert waiting(queue.storage, sid, 5) == []

@@ -34,7 +34,11 @@ from landscape.errors import UserError
 from landscape.execution.jobs import SlurmJobs, where
 from landscape.execution.pruners import make_pruner
 from landscape.execution.samplers import make_sampler
-from landscape.execution.storage import default_storage, open_storage  # noqa: F401 (re-exported)
+from landscape.execution.storage import (  # noqa: F401 (re-exported)
+    default_storage,
+    open_storage,
+    waiting,
+)
 from landscape.execution.trials import (  # noqa: F401 (re-exported)
     COUNT_OF,
     DONE,
@@ -59,6 +63,7 @@ from landscape.train.spec import as_recorded
 
 HEARTBEAT_GRACE = 600.0  # default seconds without a heartbeat before a claim is stale
 GRACE_ENV = "LANDSCAPE_HEARTBEAT_GRACE"  # seconds, overriding HEARTBEAT_GRACE
+CANDIDATES = 64  # waiting trials a claim lists at a time (more than workers race for at once)
 
 
 def heartbeat_grace() -> float:
@@ -139,6 +144,12 @@ class Queue:
     def trial_id(self, study: optuna.Study, number: int) -> int:
         return self.storage.get_trial_id_from_study_id_trial_number(self.study_id(study), number)
 
+    def in_state(self, study: optuna.Study, state: TrialState) -> list[optuna.trial.FrozenTrial]:
+        """The trials of ``study`` in ``state``, read from the storage itself: a study's own
+        ``get_trials`` goes through Optuna's cache, which on PostgreSQL re-reads every
+        unfinished trial (all 540 waiting runs of a paper grid, each claim) to pick a few."""
+        return self.storage.get_all_trials(self.study_id(study), deepcopy=False, states=(state,))
+
     # -- planning ---------------------------------------------------------------------------
     def add_grid(self, runs: list[RunSpec]) -> tuple[int, int]:
         """Enqueue the runs no trial holds yet; returns (new, already there)."""
@@ -206,10 +217,13 @@ class Queue:
         """The next run to train: a waiting one, else a new search proposal, else None."""
         self.reclaim_stale()
         for study in self.studies():
-            for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                trial_id = self.trial_id(study, t.number)
-                if self._take(trial_id):
-                    return self._claimed(study, trial_id, t.number, t.user_attrs)
+            # the first few waiting trials; when other workers took them all meanwhile, the
+            # next few (a trial taken is RUNNING, so each round lists others)
+            while batch := waiting(self.storage, self.study_id(study), CANDIDATES):
+                for trial_id, number in batch:
+                    if self._take(trial_id):
+                        attrs = self.storage.get_trial(trial_id).user_attrs
+                        return self._claimed(study, trial_id, number, attrs)
         for sc, study in self.searches:
             claim = self._propose(sc, study)
             if claim:
@@ -386,9 +400,7 @@ class Queue:
         """Claims of dead workers go back to the queue (see ``stale``); returns how many."""
         host, now, n = socket.gethostname(), time.time(), 0
         running = [
-            (study, t)
-            for study in self.studies()
-            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            (study, t) for study in self.studies() for t in self.in_state(study, TrialState.RUNNING)
         ]
         jobs = {t.user_attrs.get(Attr.SLURM_JOB) for _, t in running} - {None}
         if jobs:
