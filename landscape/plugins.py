@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import sys
 import traceback
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 
@@ -62,6 +63,25 @@ def load_plugin_for(path: str | Path, where: str) -> ModuleType:
     except Exception as error:
         file = Path(path).expanduser().resolve()
         raise PluginError(f"{where}: {explain(file, error)}") from error
+
+
+def load_recorded(folders: Iterable[Path], say: Callable[[str], None]) -> None:
+    """Load the plugins the runs in ``folders`` were trained with and that are not loaded now
+    (each run's code.json names the file of every variant it used), so that `landscape
+    evaluate` and `landscape sample` rebuild a plugin's generator without ``--plugin``. A file
+    that is gone is said (with the way out), not an error: a run may not need it (a metric)."""
+    from landscape.train.fingerprint import missing_plugins
+
+    for file, variants in missing_plugins(folders).items():
+        gave = ", ".join(variants)
+        if Path(file).is_file():
+            load_plugin_for(file, f"plugin {file} (the runs' code.json: it gave {gave})")
+            say(f"loaded plugin {file}: the runs were trained with its {gave}")
+        else:
+            say(
+                f"note: the runs were trained with {gave} from plugin {file}, which is gone; "
+                f"give --plugin FILE (where it is now) if they are needed"
+            )
 
 
 def explain(file: Path, error: Exception) -> str:

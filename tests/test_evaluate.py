@@ -186,3 +186,60 @@ def test_the_study_option_says_which_generators_to_keep(tmp_path):
     assert study({"keep_generators": "every"}).keep_generators == "every"
     with pytest.raises(UserError, match="evaluation.keep_generators.*choose from: best, every"):
         study({"keep_generators": "all"})
+
+
+PLUGIN_LOSS = '''
+import torch.nn.functional as F
+
+from landscape import LOSSES, LossPair
+
+
+@LOSSES.register("ns_plugin")
+def ns_plugin(real, fake):
+    """The non-saturating loss, from a plugin file."""
+    d = F.softplus(-real).mean() + F.softplus(fake).mean()
+    return LossPair(d=d, g=F.softplus(-fake).mean())
+'''
+
+
+def test_runs_of_a_plugin_variant_are_rescored_and_sampled_without_plugin_flag(
+    tmp_path, cache, capsys, restore_registries
+):
+    """A run trained with a plugin's loss names the plugin file in its code.json: `evaluate`
+    and `sample` load it themselves; when the file is gone they say so and how to fix it."""
+    from landscape import LOSSES, plugins
+    from landscape.records import RunFiles
+    from landscape.train.fingerprint import run_code
+    from landscape.train.records import write_json
+
+    file = tmp_path / "my_loss.py"
+    file.write_text(PLUGIN_LOSS)
+    plugins.load_plugin(file)
+    spec = RunSpec(**{**TINY, "loss": "ns_plugin"})
+    results = tmp_path / "results" / "tiny"
+    folder = results / "runs" / spec.run_id
+    train(spec, folder, evaluate=Evaluator(protocol_of(spec), cache_dir=cache), progress=False)
+    write_json(folder / RunFiles.CODE, {"run_id": spec.run_id, **run_code(spec)})  # as a worker
+
+    def forget() -> None:  # a new process: the plugin is not loaded
+        LOSSES._entries.pop("ns_plugin", None)
+        plugins._LOADED.pop(file.resolve(), None)
+
+    forget()
+    argv = ["evaluate", str(results), "--cache-dir", str(cache), "--samples", "150"]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"loaded plugin {file.resolve()}: the runs were trained with its loss:ns_plugin" in err
+    protocols = {r["protocol"]["name"] for r in read_jsonl(folder / RunFiles.EVAL_LOG)}
+    assert protocols == {OWN, "digits/test/150/digits-cnn"}
+
+    forget()
+    out = tmp_path / "samples"
+    assert cli.main(["sample", str(folder), "--n", "4", "--out", str(out)]) == 0
+    assert len(list(out.glob("*.png"))) == 4
+
+    forget()
+    file.unlink()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "loss:ns_plugin from plugin" in err and "which is gone; give --plugin FILE" in err

@@ -17,7 +17,8 @@ from pathlib import Path
 import yaml
 
 from landscape.commands.report import check_results_folder
-from landscape.records import STUDY_COPY, run_dir
+from landscape.plugins import load_recorded
+from landscape.records import RUNS_DIR, STUDY_COPY, run_dir
 
 HELP = "score finished runs again (a new metric, another protocol) from their kept generators"
 
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     check_results_folder(args.results)
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers}: give 1 or more")
+    # the plugins the runs were trained with; a helper (--join) loads them quietly
+    load_recorded((args.results / RUNS_DIR).glob("*"), (lambda _: None) if args.join else say)
     copy = args.results / STUDY_COPY
     study = yaml.safe_load(copy.read_text()) if copy.is_file() else {}
     name = str(study.get("name") or args.results.name)
@@ -100,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
     )
     failed += sum(p.wait() != 0 for p in helpers)
     return 1 if failed or problems else 0
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def chosen_metrics(flag: str | None, listed: list | None) -> tuple[str, ...]:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from landscape.errors import UserError
+from landscape.plugins import load_recorded
 from landscape.records import PROTOCOL_VERSION, RUNS_DIR, SCORED, RunFiles, is_score, run_score
 
 HELP = "write a run's images (its best or a kept generator) as PNG files or one npz"
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
         raise UserError(f"--out {args.out}: not an empty folder; samples never overwrite files")
     folder = RunFolder(chosen_run(args.source))
+    load_recorded([folder.path], lambda line: print(line, file=sys.stderr))
     spec = RunSpec.from_record(read_json(folder.config))
     try:
         step, path = generator_at(folder, None if args.step == "best" else int(args.step))

@@ -26,11 +26,14 @@ import platform
 import sys
 import textwrap
 import types
+from collections.abc import Iterable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from landscape.data import DATASETS
 from landscape.metrics import METRICS
+from landscape.records import RunFiles
 from landscape.train.spec import RunSpec
 from landscape.variants import ARCHITECTURES, LOSSES, NORMALIZATIONS, PENALTIES
 
@@ -61,6 +64,27 @@ def run_code(spec: RunSpec) -> dict[str, Any]:
         "files": {key: _file_of(entry) for key, entry in entries.items()},
         "libraries": libraries(),
     }
+
+
+def missing_plugins(folders: Iterable[Path]) -> dict[str, list[str]]:
+    """The plugin files the runs in ``folders`` were trained with whose variants are not
+    registered now: file -> the variants it gave them (``loss:my_loss``), read from each run's
+    ``code.json`` (``files``, written by ``run_code``). A file inside the package is no plugin;
+    a run without a code record (older than them) names none."""
+    package = Path(__file__).resolve().parents[1]
+    registries = {**VARIANT_AXES, "metric": METRICS}
+    need: dict[str, set[str]] = {}
+    for folder in folders:
+        try:
+            record = json.loads((Path(folder) / RunFiles.CODE).read_text())
+        except (OSError, ValueError):
+            continue
+        for key, file in (record.get("files") or {}).items():
+            axis, _, name = key.partition(":")
+            outside = file != "?" and package not in Path(file).resolve().parents
+            if outside and axis in registries and name not in registries[axis]:
+                need.setdefault(file, set()).add(key)
+    return {file: sorted(keys) for file, keys in sorted(need.items())}
 
 
 def digest(variants: dict[str, str]) -> str:
