@@ -144,7 +144,7 @@ def test_racing_claims_take_each_waiting_run_once(tmp_path, request, storage):
     (storage.waiting): each run is taken and completed exactly once, none is left, and the
     listing gives the oldest waiting trials first, RUNNING ones left out, on both storages."""
     from landscape.execution.queue import Queue, default_storage
-    from landscape.execution.storage import waiting
+    from landscape.execution.storage import take, waiting
     from landscape.study import grid_runs, load_study
 
     spec_path = tmp_path / "race.yaml"
@@ -162,7 +162,7 @@ def test_racing_claims_take_each_waiting_run_once(tmp_path, request, storage):
     sid = queue.study_id(queue.grid)
     first = waiting(queue.storage, sid, 5)
     assert [number for _, number in first] == [0, 1, 2, 3, 4]
-    assert queue._take(first[0][0])  # now RUNNING: no longer listed
+    assert take(queue.storage, first[0][0])  # now RUNNING: no longer listed
     assert [number for _, number in waiting(queue.storage, sid, 3)] == [1, 2, 3]
     queue.storage.set_trial_state_values(first[0][0], optuna.trial.TrialState.WAITING)
 

@@ -31,7 +31,7 @@ import optuna
 from optuna.trial import TrialState
 
 from landscape.execution.queue import HEARTBEAT_GRACE, owner
-from landscape.execution.storage import open_storage
+from landscape.execution.storage import CANDIDATES, open_storage, take, waiting
 from landscape.execution.trials import alive
 from landscape.metrics import record_columns
 from landscape.records import (
@@ -152,12 +152,12 @@ class EvalQueue:
 
     def claim(self) -> tuple[int, int, str] | None:
         """(trial id, number, run_id) of a run to score, now held by this process."""
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            trial_id = self._trial_id(t.number)
-            if self.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
-                self.storage.set_trial_user_attr(trial_id, WORKER, owner())
-                self.beat(trial_id)
-                return trial_id, t.number, t.user_attrs[RUN_ID]
+        while batch := waiting(self.storage, self.study_id, CANDIDATES):  # as Queue.claim
+            for trial_id, number in batch:
+                if take(self.storage, trial_id):
+                    self.storage.set_trial_user_attr(trial_id, WORKER, owner())
+                    self.beat(trial_id)
+                    return trial_id, number, self.storage.get_trial(trial_id).user_attrs[RUN_ID]
         return None
 
     def beat(self, trial_id: int) -> None:
@@ -186,9 +186,6 @@ class EvalQueue:
                 except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):
                     pass
         return n
-
-    def _trial_id(self, number: int) -> int:
-        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
 
 
 def score_run(

@@ -35,8 +35,10 @@ from landscape.execution.jobs import SlurmJobs, where
 from landscape.execution.pruners import make_pruner
 from landscape.execution.samplers import make_sampler
 from landscape.execution.storage import (  # noqa: F401 (re-exported)
+    CANDIDATES,
     default_storage,
     open_storage,
+    take,
     waiting,
 )
 from landscape.execution.trials import (  # noqa: F401 (re-exported)
@@ -63,7 +65,6 @@ from landscape.train.spec import as_recorded
 
 HEARTBEAT_GRACE = 600.0  # default seconds without a heartbeat before a claim is stale
 GRACE_ENV = "LANDSCAPE_HEARTBEAT_GRACE"  # seconds, overriding HEARTBEAT_GRACE
-CANDIDATES = 64  # waiting trials a claim lists at a time (more than workers race for at once)
 
 
 def heartbeat_grace() -> float:
@@ -195,7 +196,7 @@ class Queue:
                 old = spec.protocol_version != PROTOCOL_VERSION
                 if old and not (runs_dir / spec.run_id).exists():
                     trial_id = self.trial_id(self.grid, t.number)
-                    if self._take(trial_id):  # claimed: no worker starts it meanwhile
+                    if take(self.storage, trial_id):  # claimed: no worker starts it meanwhile
                         reason = f"superseded by training protocol {PROTOCOL_VERSION}"
                         n += self._void(self.grid, trial_id, t.number, reason)
         return n
@@ -221,7 +222,7 @@ class Queue:
             # next few (a trial taken is RUNNING, so each round lists others)
             while batch := waiting(self.storage, self.study_id(study), CANDIDATES):
                 for trial_id, number in batch:
-                    if self._take(trial_id):
+                    if take(self.storage, trial_id):
                         attrs = self.storage.get_trial(trial_id).user_attrs
                         return self._claimed(study, trial_id, number, attrs)
         for sc, study in self.searches:
@@ -229,14 +230,6 @@ class Queue:
             if claim:
                 return claim
         return None
-
-    def _take(self, trial_id: int) -> bool:
-        """Claim a WAITING trial (WAITING -> RUNNING, one write that one process wins). False
-        when another process took it first, or took and ended it since we listed it."""
-        try:
-            return self.storage.set_trial_state_values(trial_id, TrialState.RUNNING)
-        except (optuna.exceptions.UpdateFinishedTrialError, KeyError):
-            return False
 
     def _stamp(self, trial_id: int) -> None:
         """Who holds the claim and where (host:pid, node, Slurm job). Until the first stamp
@@ -364,7 +357,8 @@ class Queue:
         new = self.requeue(claim, attempt)
         if self._void(claim.study, claim.trial_id, claim.number, reason):
             return
-        if self.storage.get_trial(claim.trial_id).state == TrialState.COMPLETE and self._take(new):
+        done = self.storage.get_trial(claim.trial_id).state == TrialState.COMPLETE
+        if done and take(self.storage, new):
             self._void(
                 claim.study, new, -1, f"{Gave.DUPLICATE}: the run's result is recorded already"
             )

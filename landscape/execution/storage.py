@@ -116,11 +116,14 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     raise AssertionError("unreachable")
 
 
+CANDIDATES = 64  # waiting trials a claim lists at a time (more than workers race for at once)
+
+
 def waiting(storage: optuna.storages.BaseStorage, study_id: int, n: int) -> list[tuple[int, int]]:
     """(trial id, number) of the first ``n`` WAITING trials of a study, oldest first. On a
     database this is one query of two columns: Optuna's ``get_all_trials`` would load every
     waiting trial with all its attributes (the 540 of a paper grid, at every claim). A journal
-    is in memory already."""
+    is in memory already (one read of the log's new lines, as any call)."""
     if isinstance(storage, optuna.storages.RDBStorage):
         import sqlalchemy
         from optuna.storages._rdb.models import TrialModel  # Optuna's schema (versioned)
@@ -135,10 +138,18 @@ def waiting(storage: optuna.storages.BaseStorage, study_id: int, n: int) -> list
         with storage.engine.connect() as connection:
             return [(int(i), int(number)) for i, number in connection.execute(query)]
     trials = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
-    return [
-        (storage.get_trial_id_from_study_id_trial_number(study_id, t.number), t.number)
-        for t in trials[:n]
-    ]
+    # the trial's own id, not get_trial_id_from_study_id_trial_number: each such call on a
+    # journal reads the log again, 64 reads per claim
+    return [(t._trial_id, t.number) for t in trials[:n]]
+
+
+def take(storage: optuna.storages.BaseStorage, trial_id: int) -> bool:
+    """Claim a WAITING trial (WAITING -> RUNNING, one write that one process wins). False
+    when another process took it first, or took and ended it since it was listed."""
+    try:
+        return storage.set_trial_state_values(trial_id, TrialState.RUNNING)
+    except (optuna.exceptions.UpdateFinishedTrialError, KeyError):
+        return False
 
 
 def password_of(url: str) -> str | None:
