@@ -146,16 +146,7 @@ def curves_figure(
     fig = Figure(figsize=(12.5, 3.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for ax, (metric, name) in zip(axes, panels, strict=True):
-        for i, (setting, label) in enumerate(labels.items()):
-            c = curves[curves["setting"] == setting]
-            colour = f"C{i % 10}"
-            ax.plot(c["step"], c[f"{metric}_median"], c=colour, label=label, lw=1.5)
-            ax.fill_between(
-                c["step"], c[f"{metric}_min"], c[f"{metric}_max"], color=colour, alpha=0.15, lw=0
-            )
-        ax.set_xlabel("discriminator step")
-        ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
+        _median_bands(ax, curves, labels, metric, name, lw=1.5)
         if metric == RANK:
             floor_line(ax, floor)
         if metric == RANK and (curves[f"{RANK}_median"] > 0).any():
@@ -165,6 +156,23 @@ def curves_figure(
     fig.legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="outside right upper")
     fig.suptitle(title, fontsize=10)
     return png(fig)
+
+
+def _median_bands(
+    ax, curves: pd.DataFrame, labels: Mapping[str, str], column: str, name: str, lw: float
+) -> None:
+    """One panel of ``column`` against the training step, a line per setting: the median over
+    seeds (``<column>_median``) with the range over seeds (``_min`` .. ``_max``) as a band."""
+    for i, (setting, label) in enumerate(labels.items()):
+        c = curves[curves["setting"] == setting]
+        colour = f"C{i % 10}"
+        ax.plot(c["step"], c[f"{column}_median"], c=colour, label=label, lw=lw)
+        ax.fill_between(
+            c["step"], c[f"{column}_min"], c[f"{column}_max"], color=colour, alpha=0.15, lw=0
+        )
+    ax.set_xlabel("discriminator step")
+    ax.set_ylabel(name)
+    ax.grid(alpha=0.3)
 
 
 def _median(values: np.ndarray) -> float:
@@ -219,16 +227,7 @@ def loss_figure(curves: pd.DataFrame, labels: Mapping[str, str], title: str) -> 
     fig = Figure(figsize=(12.5, 3.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for ax, (column, name) in zip(axes, panels, strict=True):
-        for i, (setting, label) in enumerate(labels.items()):
-            c = curves[curves["setting"] == setting]
-            colour = f"C{i % 10}"
-            ax.plot(c["step"], c[f"{column}_median"], c=colour, label=label, lw=1.2)
-            ax.fill_between(
-                c["step"], c[f"{column}_min"], c[f"{column}_max"], color=colour, alpha=0.15, lw=0
-            )
-        ax.set_xlabel("discriminator step")
-        ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
+        _median_bands(ax, curves, labels, column, name, lw=1.2)
     fig.legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="outside right upper")
     fig.suptitle(title, fontsize=10)
     return png(fig)
