@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from landscape.handlers import handling
+
 STOP = (signal.SIGTERM, signal.SIGINT)  # checkpoint, give the run back, exit
 REQUEUE = signal.SIGUSR2  # ... and requeue this Slurm job (the time-limit warning)
 REPORT = signal.SIGUSR1  # `landscape run` only: write the report now
@@ -54,9 +56,6 @@ def stop_requests() -> Iterator[StopRequest]:
     stops at once (KeyboardInterrupt); a repeated SIGTERM or SIGUSR2 does not cut a checkpoint
     short (requeueing one's own job sends the SIGTERM that Slurm sends every requeued job)."""
     request = StopRequest()
-    if threading.current_thread() is not threading.main_thread():
-        yield request
-        return
 
     def handle(signum, frame):
         if request.event.is_set():
@@ -66,15 +65,8 @@ def stop_requests() -> Iterator[StopRequest]:
         request.signum = signum
         request.event.set()
 
-    handled = (*STOP, REQUEUE)
-    previous = {s: signal.getsignal(s) for s in handled}
-    for s in handled:
-        signal.signal(s, handle)
-    try:
+    with handling((*STOP, REQUEUE), handle):
         yield request
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def requeue_slurm_job(environ: dict[str, str] | None = None) -> str:

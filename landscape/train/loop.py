@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from landscape.data import ImageData, load, to_unit_range
+from landscape.handlers import handling
 from landscape.records import (
     DEFAULT_KEEP_GENERATORS,
     KEEP_GENERATORS,
@@ -358,20 +359,11 @@ def _stop_requests(given: threading.Event | None = None):
         yield given
         return
     stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
 
     def request(signum, frame):
         if stop.is_set():  # a second signal: stop now
             raise KeyboardInterrupt
         stop.set()
 
-    for s in previous:
-        signal.signal(s, request)
-    try:
+    with handling((signal.SIGTERM, signal.SIGINT), request):
         yield stop
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
