@@ -282,3 +282,29 @@ def test_a_folder_holding_another_run_is_failed_at_once_and_left_untouched(tmp_p
     (trial,) = trials(results, "tiny")
     assert trial.state.name == "FAIL" and "holds run 0123456789ab" in trial.user_attrs["error"]
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()} == before
+
+
+def test_a_duplicate_claimed_while_the_result_is_written_is_discarded_not_recorded(tmp_path):
+    """Found by the random-kill test: a worker let go of the run's lock before writing its
+    result, so a duplicate trial claimed in that moment found the lock free and no result, and
+    the run was recorded twice. Here the duplicate is claimed exactly then."""
+    from landscape.execution import Worker
+    from landscape.execution.queue import default_storage
+    from landscape.execution.worker import DUPLICATE
+
+    study = load_study(write_study(tmp_path, ONE))
+    results = tmp_path / "tiny"
+    first, second = (Worker(study, results, default_storage(results)) for _ in range(2))
+    first.queue.add_grid(grid_runs(study))
+    claim = first.queue.claim()
+    first.queue.requeue(claim, 1)  # a duplicate, as a kill between a give-back's writes leaves
+    complete, outcomes = first.queue.complete, []
+
+    def complete_after_the_duplicate_is_claimed(*args):
+        outcomes.append(second.train_claim(second.queue.claim()))
+        return complete(*args)
+
+    first.queue.complete = complete_after_the_duplicate_is_claimed
+    assert first.train_claim(claim) == Status.OK
+    assert outcomes == [DUPLICATE]
+    assert [t.state.name for t in trials(results, "tiny")] == ["COMPLETE"]

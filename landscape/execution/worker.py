@@ -14,6 +14,7 @@ import json
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,32 +109,42 @@ class Worker:
             return Status.INTERRUPTED
         note_code(self.queue, claim, run_dir(self.results, spec.run_id))  # code.json
         beat = _Heartbeat(self.queue, claim, run_dir(self.results, spec.run_id))
+        # The lock is held until the claim's end is written, so that a duplicate claimed in
+        # between finds the result recorded (it found the lock free and the result missing, and
+        # recorded the run a second time); it is let go before a write that queues the run
+        # again, whose claimant must be able to take it (finding it held, it would discard it).
         try:
-            record_place(run_dir(self.results, spec.run_id), spec.run_id, pick_device(self.device))
-            result = train(
-                spec,
-                run_dir(self.results, spec.run_id),
-                device=self.device,
-                evaluate=evaluate,
-                data=data,
-                data_root=self.study.data_root,
-                checkpoint_every=self.study.checkpoint_every,
-                log_every=self.study.log_every,
-                progress=self.progress,
-                keep_generators=self.study.keep_generators,
-                stop=self.stop,
-                prune=self.pruning(claim),
-            )
-        except Exception as error:  # the run's failure, not the worker's: record it, go on
-            return self.failed(claim, error)
-        finally:
-            beat.stop()
-            lock.release()
-        if result.status == Status.INTERRUPTED:
-            self.queue.release(claim, f"{Gave.INTERRUPTED}; resumes from its checkpoint")
+            try:
+                folder = run_dir(self.results, spec.run_id)
+                record_place(folder, spec.run_id, pick_device(self.device))
+                result: Any = train(
+                    spec,
+                    folder,
+                    device=self.device,
+                    evaluate=evaluate,
+                    data=data,
+                    data_root=self.study.data_root,
+                    checkpoint_every=self.study.checkpoint_every,
+                    log_every=self.study.log_every,
+                    progress=self.progress,
+                    keep_generators=self.study.keep_generators,
+                    stop=self.stop,
+                    prune=self.pruning(claim),
+                )
+            except Exception as error:  # the run's failure, not the worker's: record it, go on
+                result = error
+            finally:
+                beat.stop()
+            if isinstance(result, Exception):
+                return self.failed(claim, result, unlock=lock.release)
+            if result.status == Status.INTERRUPTED:
+                lock.release()
+                self.queue.release(claim, f"{Gave.INTERRUPTED}; resumes from its checkpoint")
+                return result.status
+            self.record(claim, result.status, result.diverged_at)
             return result.status
-        self.record(claim, result.status, result.diverged_at)
-        return result.status
+        finally:
+            lock.release()
 
     def stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -178,7 +189,11 @@ class Worker:
         # A diverged run is a bad result, not a missing one (PAPER.md 7): it keeps its best FID.
         self.queue.complete(claim, run_score(evals), attrs)
 
-    def failed(self, claim: Lease, error: Exception) -> str:
+    def failed(
+        self, claim: Lease, error: Exception, unlock: Callable[[], Any] = lambda: None
+    ) -> str:
+        """Queue the run again while it has attempts left (after ``unlock``: the run's lock),
+        else record it as failed for good."""
         message = "".join(traceback.format_exception_only(error)).strip()
         name = f"run {claim.spec.run_id} ({claim.spec.origin or 'manual'})"
         # A folder holding another run refuses every attempt alike: no retry, and none of its
@@ -191,6 +206,7 @@ class Worker:
                 file=sys.stderr,
                 flush=True,
             )
+            unlock()
             self.queue.retry(claim, f"{Gave.RETRIED} {claim.attempt} raised: {message}")
             return RETRIED
         print(
